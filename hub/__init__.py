@@ -1,0 +1,16 @@
+"""contacthub: a plugin-based multichannel contact center."""
+
+from hub.channel import Capabilities, Channel, Health, SendResult
+from hub.hookspecs import hookimpl
+from hub.messages import AttachmentRef, InboundMessage, OutboundMessage
+
+__all__ = [
+    "AttachmentRef",
+    "Capabilities",
+    "Channel",
+    "Health",
+    "InboundMessage",
+    "OutboundMessage",
+    "SendResult",
+    "hookimpl",
+]

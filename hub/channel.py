@@ -1,0 +1,151 @@
+"""The Channel base class: five things a channel implements, the rest it inherits."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiohttp import web
+
+from hub.errors import AuthFailed, ChannelError, NotReady
+from hub.messages import OutboundMessage
+
+if TYPE_CHECKING:
+    from hub.facade import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do, declared once and read by the inbox and the router."""
+
+    realtime: bool = False
+    """Messages arrive and leave live (chat, voice) rather than store-and-forward (email)."""
+    media: tuple[str, ...] = ()
+    """Content types it can carry besides text."""
+    can_initiate: bool = False
+    """The hub may start a conversation on it (outbound campaigns, callbacks)."""
+    max_text: int = 0
+    """Longest text it accepts in one message; 0 is no limit."""
+    typing: bool = False
+    read_receipts: bool = False
+
+
+class HealthState(enum.StrEnum):
+    """A channel's standing towards its peer."""
+
+    STARTING = "starting"
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True)
+class Health:
+    """A channel's health: state, a line for people, and details for diagnostics."""
+
+    state: HealthState = HealthState.STARTING
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": str(self.state), "detail": self.detail, **self.extra}
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where an outbound message stands; stored on the message and shown to the agent."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What ``Channel.send`` achieved: a status and the provider's id when it gave one."""
+
+    status: DeliveryStatus
+    provider_id: str = ""
+    error: str = ""
+
+
+class Channel(abc.ABC):
+    """A channel the hub talks to customers through.
+
+    Subclasses set ``name`` and ``capabilities`` and implement ``start``, ``stop``, ``send``
+    and ``health``. They may add ``routes`` (webhooks, mounted under ``/channels/<name>/``),
+    and ``offer``/``control`` when the router or the agent must act on the peer (a call).
+    ``deliver`` wraps ``send`` with retries; ``report_health`` logs only state changes.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    send_attempts: ClassVar[int] = 3
+    send_backoff: ClassVar[float] = 0.5
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.log = logging.getLogger(f"contacthub.channel.{self.name}")
+        self._health = Health()
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect to the peer or start listening; return once inbound contacts flow."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop taking new contacts and release every connection; must be safe to repeat."""
+
+    @abc.abstractmethod
+    async def send(self, out: OutboundMessage) -> SendResult:
+        """Hand one stored message to the peer.
+
+        Raise ``NotReady`` when the peer is unreachable (the hub retries), ``AuthFailed``
+        when credentials were refused, ``ChannelError`` when this message can never go.
+        """
+
+    @abc.abstractmethod
+    async def health(self) -> Health:
+        """The channel's current health; cheap, no network round trip required."""
+
+    def routes(self) -> web.Application | None:
+        """A sub-application for this channel's webhooks, or None when it has none."""
+        return None
+
+    async def offer(self, interaction_id: int, agent_id: int) -> None:
+        """Called when the router offers an interaction to an agent (voice rings a phone)."""
+
+    async def control(self, interaction_id: int, action: str, **params: Any) -> None:
+        """Act on a live interaction (hold, transfer, mute...); channels without it refuse."""
+        raise ChannelError(f"channel {self.name!r} has no control action {action!r}")
+
+    async def deliver(self, out: OutboundMessage) -> SendResult:
+        """Send with retries and backoff; a failure is returned, never swallowed or raised."""
+        for attempt in range(1, self.send_attempts + 1):
+            try:
+                return await self.send(out)
+            except NotReady as err:
+                if attempt == self.send_attempts:
+                    return SendResult(DeliveryStatus.FAILED, error=f"peer not ready: {err}")
+                await asyncio.sleep(self.send_backoff * 2 ** (attempt - 1) * random.uniform(1, 1.5))
+            except (AuthFailed, ChannelError) as err:
+                return SendResult(DeliveryStatus.FAILED, error=str(err))
+        raise AssertionError("unreachable")
+
+    def report_health(self, state: HealthState, detail: str = "", **extra: Any) -> None:
+        """Record health; one log line per change of state, none while it stays the same."""
+        if state != self._health.state:
+            level = logging.WARNING if state in (HealthState.DOWN, HealthState.DEGRADED) else logging.INFO
+            self.log.log(level, "channel %s is %s%s", self.name, state, f": {detail}" if detail else "")
+        self._health = Health(state, detail, extra)
+
+    @property
+    def current_health(self) -> Health:
+        return self._health

@@ -1,0 +1,147 @@
+"""HubCore: one hub instance, its engine, plugin manager, channels and live bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pluggy
+from sqlalchemy import select
+
+from hub.channel import Channel, HealthState
+from hub.db import create_engine, session_factory
+from hub.errors import ConfigError
+from hub.events import (
+    EventBus,
+    InteractionEvent,
+    MessageEvent,
+    RedisEventBus,
+    TicketEvent,
+    event_dict,
+)
+from hub.facade import Hub
+from hub.files import FileStore
+from hub.plugins import call_all, call_register, create_plugin_manager
+from hub.settings import Settings
+
+log = logging.getLogger("contacthub.core")
+
+
+class HubCore:
+    """Everything one running hub owns. Plugins never see this: they get a ``Hub`` facade."""
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
+        self.settings = settings
+        self.pm = pm
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.bus: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
+        self.files = FileStore(settings.files_dir, settings.upload_max_bytes, settings.upload_types)
+        self.queue_names: set[str] = set()
+        self.channels: dict[str, Channel] = {}
+        self.channel_plugins: dict[str, str] = {}
+        self._facades: dict[str, Hub] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register_channels()
+
+    def _register_channels(self) -> None:
+        for plugin, cls in call_register(self.pm, "hub_register_channels"):
+            name = getattr(cls, "name", None)
+            if not name:
+                raise ConfigError(f"plugin {plugin!r} registered a channel class without a name")
+            if name in self.channel_plugins:
+                raise ConfigError(
+                    f"channel {name!r} is registered twice: by plugin "
+                    f"{self.channel_plugins[name]!r} and by plugin {plugin!r}"
+                )
+            self.channel_plugins[name] = plugin
+            self.channels[name] = cls(self.facade(name))
+
+    def facade(self, scope: str) -> Hub:
+        """The facade handed to the plugin or channel called ``scope``."""
+        if scope not in self._facades:
+            self._facades[scope] = Hub(self, scope)
+        return self._facades[scope]
+
+    def channel(self, name: str) -> Channel:
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise ConfigError(f"no channel named {name!r} is loaded") from None
+
+    async def start(self) -> None:
+        from hub.bootstrap import load_reference_data
+
+        await self.bus.start()
+        await load_reference_data(self)
+        for name, channel in self.channels.items():
+            try:
+                await channel.start()
+            except Exception as err:
+                channel.report_health(HealthState.DOWN, f"failed to start: {err}")
+                log.exception("channel %s failed to start", name)
+
+    async def stop(self) -> None:
+        for channel in self.channels.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s failed to stop cleanly", channel.name)
+            channel.report_health(HealthState.STOPPED)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for facade in self._facades.values():
+            await facade.close()
+        await self.bus.stop()
+        await self.engine.dispose()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, kept alive until it ends or the hub stops."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def interaction_event(self, event: InteractionEvent) -> None:
+        await call_all(self.pm, "hub_on_interaction", event=event)
+        payload = event_dict(event)
+        await self.bus.publish("inbox", payload)
+        await self.bus.publish(f"interaction:{event.interaction_id}", payload)
+
+    async def message_event(self, event: MessageEvent) -> None:
+        await call_all(self.pm, "hub_on_message", event=event)
+        payload = event_dict(event)
+        await self.bus.publish(f"interaction:{event.interaction_id}", payload)
+        await self.bus.publish("inbox", payload)
+
+    async def ticket_event(self, event: TicketEvent) -> None:
+        await call_all(self.pm, "hub_on_ticket", event=event)
+        await self.bus.publish("tickets", event_dict(event))
+
+    async def health(self) -> dict[str, dict[str, Any]]:
+        report = {}
+        for name, channel in self.channels.items():
+            try:
+                report[name] = (await channel.health()).as_dict()
+            except Exception as err:
+                report[name] = {"state": "down", "detail": f"health check failed: {err}"}
+        return report
+
+    async def refresh_queue_names(self) -> None:
+        from hub.models import Queue
+
+        async with self.sessions() as s:
+            self.queue_names = set((await s.execute(select(Queue.name))).scalars())
+
+
+def create_hub(
+    settings: Settings, *, plugins: list[object] | None = None, load_entry_points: bool = True
+) -> HubCore:
+    """Build a hub with its own plugin manager: installed plugins unless told otherwise,
+    plus ``plugins`` (objects or modules with hook implementations)."""
+    pm = create_plugin_manager(
+        blocked=settings.blocked_plugins, load_entry_points=load_entry_points, extra=plugins or ()
+    )
+    return HubCore(settings, pm)

@@ -1,0 +1,98 @@
+"""The plugin contract: every hook the hub calls, who calls it, when, and what it expects.
+
+Naming: ``hub_register_*`` contributes objects through a ``register`` callable;
+``hub_on_*`` observes an event (every implementation is called, results ignored); the
+decision hooks (``hub_identify_customer``, ``hub_pick_queue``) are asked plugin by plugin
+and the first answer that is not None wins. Any implementation may be ``async def``: the
+hub awaits what is awaitable. A failing implementation is logged with its plugin's name and
+does not stop the others, except in ``hub_register_*``, where it stops start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hub.channel import Channel
+    from hub.events import InteractionEvent, MessageEvent, TicketEvent
+    from hub.facade import Hub
+    from hub.messages import InboundMessage
+
+PROJECT = "contacthub"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def hub_register_channels(register: Callable[[type[Channel]], None]) -> None:
+    """Contribute channel classes.
+
+    Called once, synchronously, while the hub is created. Call ``register(cls)`` for each
+    ``Channel`` subclass the plugin provides; the hub instantiates it with the ``Hub`` facade
+    and starts it with the web server. Two channels with the same ``name`` stop start-up
+    with one line naming both plugins. Return nothing.
+    """
+
+
+@hookspec
+def hub_identify_customer(hub: Hub, channel: str, address: str) -> int | None:
+    """Decide which customer an inbound address belongs to.
+
+    Called by ``ingest`` when (channel, address) is not yet a known identity, before the
+    hub creates a new customer. A back-office adapter (billing, CRM) returns the id of an
+    existing customer row (it may create or update one through ``hub`` first) or None to
+    let the next plugin, and finally the hub, decide. First non-None answer wins. May be
+    async; it runs inside the ingest path, so keep it fast (a few ms).
+    """
+
+
+@hookspec
+def hub_pick_queue(hub: Hub, interaction: dict[str, Any], message: InboundMessage) -> str | None:
+    """Choose the queue a new interaction waits in.
+
+    Called once per new interaction, after it is stored, with the interaction as a dict
+    (id, channel, customer_id, thread_key, subject) and its first message. Return a queue
+    name or None to pass. First non-None answer wins; when every plugin passes the queue
+    named like the channel is used, then ``default``. May be async.
+    """
+
+
+@hookspec
+def hub_on_interaction(event: InteractionEvent) -> None:
+    """Observe an interaction's life: opened, assigned, closed (with its disposition).
+
+    Called after the change is committed, for every plugin; the return value is ignored.
+    May be async. Slow work belongs in a background job, not here.
+    """
+
+
+@hookspec
+def hub_on_message(event: MessageEvent) -> None:
+    """Observe a stored message: inbound from a customer, outbound from an agent, and each
+    change of an outbound message's delivery status.
+
+    Called after the commit, for every plugin, never twice for the same stored message and
+    status. The return value is ignored. May be async.
+    """
+
+
+@hookspec
+def hub_on_ticket(event: TicketEvent) -> None:
+    """Observe a work order's change (created, moved, urged, replied, closed).
+
+    Called after the change is committed, for every plugin, by the ticket service through
+    ``Hub.publish_ticket_event``. The return value is ignored. May be async.
+    """
+
+
+@hookspec
+def hub_register_dispositions(register: Callable[[str, dict[str, str]], None]) -> None:
+    """Contribute disposition categories an agent may close an interaction with.
+
+    Called once while the hub starts, synchronously. ``register(code, labels)`` with a
+    stable code and labels per locale, e.g. ``register("refund", {"en": "Refund",
+    "zh_CN": "退款"})``. Categories already stored are kept; new codes are added.
+    """

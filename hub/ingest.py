@@ -1,0 +1,204 @@
+"""Ingest: an InboundMessage becomes customer -> interaction -> message, once, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.db import insert_for, transaction
+from hub.events import InteractionEvent, MessageEvent
+from hub.messages import InboundMessage
+from hub.models import (
+    Attachment,
+    Customer,
+    CustomerIdentity,
+    HistoryEntry,
+    Interaction,
+    InteractionStatus,
+    Message,
+    utcnow,
+)
+from hub.plugins import first_result
+
+if TYPE_CHECKING:
+    from hub.core import HubCore
+
+log = logging.getLogger("contacthub.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Where a message landed; ``created`` is False when it had been stored before."""
+
+    message_id: int
+    interaction_id: int
+    customer_id: int
+    seq: int
+    created: bool
+    new_interaction: bool
+
+
+class _AlreadyStored(Exception):
+    """Raised inside the transaction to roll it back when the message is a replay."""
+
+
+async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
+    """Store ``msg`` exactly once and tell everyone who listens.
+
+    Safe to call again with the same (channel, external_id) at any time: the unique
+    constraint decides, so two concurrent replays cannot both insert.
+    """
+    for attempt in range(3):
+        try:
+            result = await _store(core, msg)
+            break
+        except _AlreadyStored:
+            return await _existing(core, msg)
+        except IntegrityError:
+            # Another writer opened the same thread's interaction or identity a moment
+            # before us; the retry sees its row.
+            if attempt == 2:
+                raise
+    await _announce(core, msg, result)
+    return result
+
+
+async def _store(core: HubCore, msg: InboundMessage) -> IngestResult:
+    async with transaction(core.sessions) as s:
+        customer_id = await _customer_for(core, s, msg)
+        interaction, new = await _open_interaction(core, s, msg, customer_id)
+        seq = await next_seq(s, interaction.id)
+        inserted = await s.execute(
+            insert_for(s, Message)
+            .values(
+                interaction_id=interaction.id, channel=msg.channel, external_id=msg.external_id,
+                seq=seq, direction="in", author_type="customer", author_name=msg.sender_name,
+                text=msg.text, created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(Message.id)
+        )
+        message_id = inserted.scalar_one_or_none()
+        if message_id is None:
+            raise _AlreadyStored
+        for ref in msg.attachments:
+            s.add(Attachment(sha256=ref.sha256, filename=ref.filename,
+                             content_type=ref.content_type, size=ref.size,
+                             message_id=message_id, uploaded_by=f"{msg.channel}:{msg.sender}"))
+        if new:
+            s.add(HistoryEntry(customer_id=customer_id, interaction_id=interaction.id,
+                               channel=msg.channel, kind="opened",
+                               summary=(msg.subject or msg.text)[:200]))
+        return IngestResult(message_id, interaction.id, customer_id, seq, True, new)
+
+
+async def next_seq(s: AsyncSession, interaction_id: int | None) -> int:
+    """Take the interaction's next message number; the row lock orders concurrent writers."""
+    result = await s.execute(
+        update(Interaction)
+        .where(Interaction.id == interaction_id)
+        .values(last_seq=Interaction.last_seq + 1, updated_at=utcnow())
+        .returning(Interaction.last_seq)
+    )
+    return int(result.scalar_one())
+
+
+async def _existing(core: HubCore, msg: InboundMessage) -> IngestResult:
+    async with core.sessions() as s:
+        row = (await s.execute(
+            select(Message.id, Message.interaction_id, Message.seq, Interaction.customer_id)
+            .join(Interaction, Interaction.id == Message.interaction_id)
+            .where(Message.channel == msg.channel, Message.external_id == msg.external_id)
+        )).one()
+    return IngestResult(row.id, row.interaction_id, row.customer_id, row.seq, False, False)
+
+
+async def _customer_for(core: HubCore, s: AsyncSession, msg: InboundMessage) -> int:
+    """The customer behind the sender: known identity, a plugin's answer, a pre-chat
+    identity that matches, or a new customer. Every given identity is then remembered."""
+    identities = [(msg.channel, msg.sender), *msg.identities]
+    customer_id = await _identity_owner(s, msg.channel, msg.sender)
+    if customer_id is None:
+        customer_id = await first_result(
+            core.pm, "hub_identify_customer", hub=core.facade(msg.channel),
+            channel=msg.channel, address=msg.sender,
+        )
+    for kind, address in msg.identities:
+        if customer_id is not None:
+            break
+        customer_id = await _identity_owner(s, kind, address)
+    if customer_id is None:
+        customer = Customer(name=msg.sender_name or msg.sender)
+        s.add(customer)
+        await s.flush()
+        customer_id = customer.id
+    elif msg.sender_name:
+        await s.execute(update(Customer).where(Customer.id == customer_id, Customer.name == "")
+                        .values(name=msg.sender_name))
+    for kind, address in identities:
+        await s.execute(
+            insert_for(s, CustomerIdentity)
+            .values(customer_id=customer_id, kind=kind, address=address, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["kind", "address"])
+        )
+    assert customer_id is not None
+    return int(customer_id)
+
+
+async def _identity_owner(s: AsyncSession, kind: str, address: str) -> int | None:
+    return (await s.execute(
+        select(CustomerIdentity.customer_id)
+        .where(CustomerIdentity.kind == kind, CustomerIdentity.address == address)
+    )).scalar_one_or_none()
+
+
+async def _open_interaction(
+    core: HubCore, s: AsyncSession, msg: InboundMessage, customer_id: int
+) -> tuple[Interaction, bool]:
+    found = (await s.execute(
+        select(Interaction).where(Interaction.channel == msg.channel,
+                                  Interaction.thread_key == msg.thread_key,
+                                  Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+    )).scalar_one_or_none()
+    if found is not None:
+        return found, False
+    interaction = Interaction(customer_id=customer_id, channel=msg.channel,
+                              thread_key=msg.thread_key, subject=msg.subject[:300],
+                              status=InteractionStatus.QUEUED)
+    s.add(interaction)
+    await s.flush()
+    interaction.queue = await _pick_queue(core, interaction, msg)
+    return interaction, True
+
+
+async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
+    info: dict[str, Any] = {
+        "id": interaction.id, "channel": interaction.channel,
+        "customer_id": interaction.customer_id, "thread_key": interaction.thread_key,
+        "subject": interaction.subject,
+    }
+    queue = await first_result(core.pm, "hub_pick_queue", hub=core.facade(msg.channel),
+                               interaction=info, message=msg)
+    if queue:
+        return str(queue)
+    return msg.channel if msg.channel in core.queue_names else "default"
+
+
+async def _announce(core: HubCore, msg: InboundMessage, result: IngestResult) -> None:
+    """After the commit: hooks and live screens hear of the new message."""
+    if result.new_interaction:
+        async with core.sessions() as s:
+            interaction = await s.get(Interaction, result.interaction_id)
+        assert interaction is not None
+        await core.interaction_event(InteractionEvent(
+            "opened", result.interaction_id, msg.channel, result.customer_id,
+            queue=interaction.queue,
+        ))
+    await core.message_event(MessageEvent(
+        "inbound", result.message_id, result.interaction_id, msg.channel, result.seq,
+    ))
