@@ -1,0 +1,1 @@
+"""The channel conformance kit: fixtures and contract tests every channel plugin passes."""
