@@ -111,10 +111,18 @@ class HubCore:
         await self.bus.publish(f"interaction:{event.interaction_id}", payload)
 
     async def message_event(self, event: MessageEvent) -> None:
+        """Hooks hear of it; the conversation's watchers get the whole message (they were
+        allowed to watch it), the shared inbox topic only ids."""
         await call_all(self.pm, "hub_on_message", event=event)
         payload = event_dict(event)
-        await self.bus.publish(f"interaction:{event.interaction_id}", payload)
         await self.bus.publish("inbox", payload)
+        if event.kind in ("inbound", "outbound"):
+            from hub.history import messages_after
+
+            async with self.sessions() as s:
+                found = await messages_after(s, event.interaction_id, event.seq - 1, limit=1)
+            payload = {**payload, "message": found[0] if found else None}
+        await self.bus.publish(f"interaction:{event.interaction_id}", payload)
 
     async def ticket_event(self, event: TicketEvent) -> None:
         await call_all(self.pm, "hub_on_ticket", event=event)

@@ -1,0 +1,33 @@
+"""Migrations: bring a database to the newest schema with Alembic, from code or the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's configuration for ``database_url``, built in code so it works from any
+    directory and from an installed package (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    # The config parser interpolates '%', which URL-encoded passwords contain.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_sync(database_url: str, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (the newest by default); safe to repeat."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+async def upgrade(database_url: str, revision: str = "head") -> None:
+    """``upgrade_sync`` for async callers; runs on a worker thread so the loop stays free."""
+    await asyncio.to_thread(upgrade_sync, database_url, revision)
+

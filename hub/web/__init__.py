@@ -1,0 +1,1 @@
+"""The hub's web side: REST API, websockets, agent pages, and channel webhooks."""

@@ -1,0 +1,158 @@
+"""The agents' websocket: live inbox updates, the conversations they watch, typing and read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from hub import inbox
+from hub.errors import InvalidRequest
+from hub.models import Agent
+from hub.web.access import require
+from hub.web.keys import CORE, SOCKETS
+
+log = logging.getLogger("contacthub.web.agent_ws")
+MAX_FRAME = 16 * 1024
+QUEUE_LIMIT = 2000
+TRY_AGAIN_LATER = 1013
+
+
+def same_origin(request: web.Request) -> bool:
+    """Browsers send Origin on the upgrade and CORS does not protect websockets: check it."""
+    origin = request.headers.get("Origin")
+    allowed = {f"{request.scheme}://{request.host}",
+               request.app[CORE].settings.public_url.rstrip("/")}
+    return origin in allowed
+
+
+class AgentSocket:
+    """One agent's connection: a bounded outgoing queue drained by a single writer."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, agent: Agent) -> None:
+        self.core = request.app[CORE]
+        self.ws = ws
+        self.agent = agent
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.watching: dict[int, Callable[[], None]] = {}
+
+    def push(self, frame: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            # A screen that cannot keep up reconnects and catches up from the database.
+            self.core.spawn(self.ws.close(code=TRY_AGAIN_LATER, message=b"too slow"))
+
+    async def writer(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            await self.ws.send_str(json.dumps(frame))
+
+    async def on_inbox(self, _topic: str, payload: dict[str, Any]) -> None:
+        # The inbox topic is shared by every agent: pass on ids and kinds only, never content.
+        frame = {key: payload[key] for key in
+                 ("event", "kind", "interaction_id", "channel", "queue", "agent_id", "seq", "status")
+                 if key in payload}
+        self.push({"type": "inbox", **frame})
+        if payload.get("kind") == "assigned" and payload.get("agent_id") != self.agent.id \
+                and not inbox.is_supervisor(self.agent):
+            self.unwatch(int(payload["interaction_id"]), revoked=True)
+
+    async def on_interaction(self, _topic: str, payload: dict[str, Any]) -> None:
+        self.push({"type": "interaction", **payload})
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        interaction_id = frame.get("interaction_id")
+        if kind == "ping":
+            self.push({"type": "pong"})
+            return
+        if not isinstance(interaction_id, int):
+            raise InvalidRequest("bad_frame", "interaction_id must be a number")
+        if kind == "watch":
+            await self.watch(interaction_id)
+        elif kind == "unwatch":
+            self.unwatch(interaction_id)
+        elif kind == "typing":
+            await self.typing(interaction_id, frame.get("state") == "on")
+        else:
+            raise InvalidRequest("unknown_type", f"unknown frame type {kind!r}")
+
+    async def watch(self, interaction_id: int) -> None:
+        await inbox.get_interaction(self.core, self.agent, interaction_id)
+        if interaction_id not in self.watching:
+            self.watching[interaction_id] = self.core.bus.subscribe(
+                f"interaction:{interaction_id}", self.on_interaction)
+        self.push({"type": "watching", "interaction_id": interaction_id})
+
+    def unwatch(self, interaction_id: int, revoked: bool = False) -> None:
+        unsubscribe = self.watching.pop(interaction_id, None)
+        if unsubscribe is not None:
+            unsubscribe()
+            if revoked:
+                self.push({"type": "revoked", "interaction_id": interaction_id})
+
+    async def typing(self, interaction_id: int, on: bool) -> None:
+        interaction = await inbox.get_interaction(self.core, self.agent, interaction_id)
+        if not inbox.may_write(self.agent, interaction):
+            raise InvalidRequest("forbidden", "take the conversation first", status=403)
+        await self.core.bus.publish(f"interaction:{interaction_id}", {
+            "event": "typing", "by": "agent", "state": "on" if on else "off",
+            "interaction_id": interaction_id, "name": self.agent.name,
+        })
+
+    def close(self) -> None:
+        for unsubscribe in self.watching.values():
+            unsubscribe()
+        self.watching.clear()
+
+
+async def agent_socket(request: web.Request) -> web.WebSocketResponse:
+    """GET /ws/agent: needs a logged-in agent and this site's Origin, checked before upgrading."""
+    agent = require(request)
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="websocket from a foreign origin refused")
+    ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    conn = AgentSocket(request, ws, agent)
+    unsubscribe = conn.core.bus.subscribe("inbox", conn.on_inbox)
+    writer = asyncio.create_task(conn.writer())
+    conn.push({"type": "hello", "agent": {"id": agent.id, "name": agent.name, "role": agent.role},
+               "counts": await inbox.counts(conn.core, agent)})
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                conn.push({"type": "error", "code": "bad_frame", "message": "send JSON text frames"})
+                continue
+            await _dispatch(conn, msg.data)
+    finally:
+        unsubscribe()
+        conn.close()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    return ws
+
+
+async def _dispatch(conn: AgentSocket, data: str) -> None:
+    try:
+        frame = json.loads(data)
+        if not isinstance(frame, dict):
+            raise InvalidRequest("bad_frame", "a frame is a JSON object")
+        await conn.handle(frame)
+    except json.JSONDecodeError:
+        conn.push({"type": "error", "code": "bad_json", "message": "frame is not valid JSON"})
+    except InvalidRequest as err:
+        conn.push({"type": "error", "code": err.error_id, "message": err.message,
+                   "interaction_id": frame.get("interaction_id") if isinstance(frame, dict) else None})
+
+
+async def close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

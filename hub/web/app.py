@@ -1,0 +1,49 @@
+"""The aiohttp application: core life cycle, middlewares, API, pages, channel webhooks."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.core import HubCore
+from hub.outbound import redeliver_pending
+from hub.web.access import errors_middleware, headers_middleware, session_middleware
+from hub.web.agent_ws import agent_socket, close_sockets
+from hub.web.api import api
+from hub.web.auth import LoginThrottle
+from hub.web.keys import API, CORE, SOCKETS, THROTTLE
+
+
+def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
+    """The web app for ``core``; with ``manage_core`` the app starts and stops the core."""
+    app = web.Application(
+        middlewares=[headers_middleware, errors_middleware, session_middleware],
+        client_max_size=core.settings.upload_max_bytes + 64 * 1024,
+    )
+    app[CORE] = core
+    app[API] = api
+    app[THROTTLE] = LoginThrottle(core.settings.login_attempts_per_minute)
+    app[SOCKETS] = weakref.WeakSet()
+    if manage_core:
+        app.cleanup_ctx.append(_core_life)
+    app.on_shutdown.append(close_sockets)
+    api.install(app)
+    app.router.add_get("/ws/agent", agent_socket)
+    from hub.web import pages
+
+    pages.install(app)
+    for name, channel in core.channels.items():
+        sub = channel.routes()
+        if sub is not None:
+            app.add_subapp(f"/channels/{name}/", sub)
+    return app
+
+
+async def _core_life(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    await core.start()
+    await redeliver_pending(core)
+    yield
+    await core.stop()
