@@ -54,12 +54,14 @@ def negotiate(accept_language: str, default: str = "en", supported: tuple[str, .
             weight = 0.0
         if tag:
             wanted.append((weight, tag.replace("-", "_")))
+    by_language = {code.split("_")[0].lower(): code for code in supported}
     for _weight, tag in sorted(wanted, key=lambda w: -w[0]):
-        found = Locale.negotiate([tag], list(supported), sep="_")
-        if found is None and tag.split("_")[0].lower() == "zh":
-            found = Locale.parse("zh_CN")
-        if found is not None and str(found) in supported:
-            return str(found)
+        if tag in supported:
+            return tag
+        # zh, zh_Hans_CN, zh_TW: the one Chinese catalog we have beats falling back to English.
+        language = tag.split("_")[0].lower()
+        if language in by_language:
+            return by_language[language]
     return default if default in supported else supported[0]
 
 
