@@ -18,6 +18,7 @@ DEFAULT_DISPOSITIONS: list[tuple[str, str, str]] = [
     ("complaint", "Complaint", "投诉"),
     ("suggestion", "Suggestion", "建议"),
     ("other", "Other", "其他"),
+    ("timeout", "Closed after inactivity", "超时关闭"),
 ]
 
 

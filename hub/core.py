@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -26,17 +27,22 @@ from hub.plugins import call_all, call_register, create_plugin_manager
 from hub.settings import Settings
 
 log = logging.getLogger("contacthub.core")
+DELIVERIES = "deliveries"
+"""Bus topic on which workers ask the web process to deliver a stored message."""
 
 
 class HubCore:
     """Everything one running hub owns. Plugins never see this: they get a ``Hub`` facade."""
 
-    def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager, *, serves_channels: bool = True) -> None:
         self.settings = settings
         self.pm = pm
+        self.serves_channels = serves_channels
+        """True in the web process, which holds the channels' live connections; False in
+        workers, which store outbound messages and ask the web process to deliver them."""
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.bus: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
+        self.bus = self._make_bus()
         self.files = FileStore(settings.files_dir, settings.upload_max_bytes, settings.upload_types)
         self.queue_names: set[str] = set()
         self.channels: dict[str, Channel] = {}
@@ -44,6 +50,13 @@ class HubCore:
         self._facades: dict[str, Hub] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_channels()
+
+    def _make_bus(self) -> EventBus:
+        if self.settings.redis_url:
+            return RedisEventBus(self.settings.redis_url)
+        if not self.serves_channels:
+            return RelayEventBus(self.settings.internal_url, self.settings.secret_key)
+        return EventBus()
 
     def _register_channels(self) -> None:
         for plugin, cls in call_register(self.pm, "hub_register_channels"):
@@ -57,6 +70,13 @@ class HubCore:
                 )
             self.channel_plugins[name] = plugin
             self.channels[name] = cls(self.facade(name))
+
+    @functools.cached_property
+    def celery(self) -> Any:
+        """The Celery app this hub enqueues background jobs on."""
+        from hub.tasks import celery_app
+
+        return celery_app(self.settings)
 
     def facade(self, scope: str) -> Hub:
         """The facade handed to the plugin or channel called ``scope``."""
@@ -75,6 +95,9 @@ class HubCore:
 
         await self.bus.start()
         await load_reference_data(self)
+        if not self.serves_channels:
+            return
+        self.bus.subscribe(DELIVERIES, self._on_delivery_request)
         for name, channel in self.channels.items():
             try:
                 await channel.start()
@@ -82,8 +105,13 @@ class HubCore:
                 channel.report_health(HealthState.DOWN, f"failed to start: {err}")
                 log.exception("channel %s failed to start", name)
 
+    async def _on_delivery_request(self, _topic: str, payload: dict[str, Any]) -> None:
+        from hub.outbound import deliver
+
+        self.spawn(deliver(self, int(payload["message_id"])))
+
     async def stop(self) -> None:
-        for channel in self.channels.values():
+        for channel in self.channels.values() if self.serves_channels else ():
             try:
                 await channel.stop()
             except Exception:
@@ -145,11 +173,12 @@ class HubCore:
 
 
 def create_hub(
-    settings: Settings, *, plugins: list[object] | None = None, load_entry_points: bool = True
+    settings: Settings, *, plugins: list[object] | None = None, load_entry_points: bool = True,
+    serves_channels: bool = True,
 ) -> HubCore:
     """Build a hub with its own plugin manager: installed plugins unless told otherwise,
     plus ``plugins`` (objects or modules with hook implementations)."""
     pm = create_plugin_manager(
         blocked=settings.blocked_plugins, load_entry_points=load_entry_points, extra=plugins or ()
     )
-    return HubCore(settings, pm)
+    return HubCore(settings, pm, serves_channels=serves_channels)

@@ -130,3 +130,44 @@ class RedisEventBus(EventBus):
             self._task.cancel()
         if self._redis is not None:
             await self._redis.aclose()
+
+
+class RelayEventBus(EventBus):
+    """Publish-only bus for processes without screens (Celery workers) on the embedded
+    set-up: events are posted to the web process, which fans them out.
+
+    Best effort like every bus here: if the web process is down, screens catch up from the
+    database, and pending deliveries are retried when it starts.
+    """
+
+    def __init__(self, url: str, secret: str) -> None:
+        super().__init__()
+        self._url = url.rstrip("/") + "/internal/events"
+        self._secret = secret.encode()
+        self._http: Any = None
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        import aiohttp
+
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        body = json.dumps({"topic": topic, "payload": payload}).encode()
+        try:
+            async with self._http.post(self._url, data=body,
+                                       headers={"X-Relay-Signature": relay_signature(self._secret, body)}
+                                       ) as response:
+                if response.status != 204:
+                    log.warning("event relay refused %s: HTTP %s", topic, response.status)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("event relay to the web process failed for %s: %s", topic, err)
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+
+def relay_signature(secret: bytes, body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, b"relay:" + body, hashlib.sha256).hexdigest()

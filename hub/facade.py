@@ -81,9 +81,7 @@ class Hub:
 
     def enqueue(self, task: str, *args: Any) -> None:
         """Run a background job (a Celery task by name) with ids as arguments."""
-        from hub.tasks import celery_app
-
-        celery_app(self._core.settings).send_task(task, args=args)
+        self._core.celery.send_task(task, args=args)
 
     async def latest_interaction(self, thread_key: str) -> dict[str, Any] | None:
         """This channel's newest interaction for ``thread_key``, open or closed."""

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.channel import DeliveryStatus
+from hub.core import DELIVERIES
 from hub.db import insert_for, transaction
 from hub.errors import InvalidRequest
 from hub.events import MessageEvent
@@ -44,7 +45,10 @@ async def send_message(
         return replay.message_id
     await core.message_event(MessageEvent("outbound", message_id, interaction_id, channel, seq,
                                           status=DeliveryStatus.PENDING))
-    core.spawn(deliver(core, message_id))
+    if core.serves_channels:
+        core.spawn(deliver(core, message_id))
+    else:
+        await core.bus.publish(DELIVERIES, {"message_id": message_id})
     return message_id
 
 

@@ -23,6 +23,7 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    internal_url: str = ""
     secret_key: str = ""
     session_hours: int = 12
     login_attempts_per_minute: int = 5
@@ -33,6 +34,10 @@ class Settings(BaseModel):
         ]
     )
     chat_idle_close_minutes: int = 30
+    chat_idle_close_text: str = (
+        "This chat was closed after a period of inactivity. Write again any time. / "
+        "由于长时间没有新消息，本次会话已结束，欢迎随时再次咨询。"
+    )
     default_locale: str = "en"
     blocked_plugins: list[str] = Field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -44,6 +49,9 @@ class Settings(BaseModel):
             self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
+        if not self.internal_url:
+            loopback = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.internal_url = f"http://{loopback}:{self.port}"
 
     @property
     def files_dir(self) -> Path:

@@ -15,9 +15,9 @@ from hub.web.keys import CORE
 log = logging.getLogger("contacthub.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Channel webhooks and the chat widget authenticate with their own signatures and tokens
-# and are called cross-site by design; agents' pages and API are not.
-NO_SESSION_PREFIXES = ("/channels/",)
+# Channel webhooks, the chat widget and the worker relay authenticate with their own
+# signatures and tokens and are not called from agents' pages; agents' pages and API are.
+NO_SESSION_PREFIXES = ("/channels/", "/internal/")
 
 
 class NotLoggedIn(InvalidRequest):

@@ -31,9 +31,10 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
     app.on_shutdown.append(close_sockets)
     api.install(app)
     app.router.add_get("/ws/agent", agent_socket)
-    from hub.web import pages
+    from hub.web import internal, pages
 
     pages.install(app)
+    internal.install(app)
     for name, channel in core.channels.items():
         sub = channel.routes()
         if sub is not None:

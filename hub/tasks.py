@@ -1,0 +1,122 @@
+"""Background jobs: the Celery app and its tasks. Tasks take ids, re-read, and are idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import select
+
+from hub.core import HubCore, create_hub
+from hub.db import transaction
+from hub.events import InteractionEvent
+from hub.inbox import close_row
+from hub.models import Interaction, InteractionStatus, Message, utcnow
+from hub.outbound import send_message
+from hub.settings import Settings, load_settings
+
+log = logging.getLogger("contacthub.tasks")
+IDLE_SWEEP_SECONDS = 60.0
+
+
+def celery_app(settings: Settings) -> Celery:
+    """A Celery app for these settings: Redis in production, a SQLite file broker embedded."""
+    app = Celery("contacthub", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        beat_schedule={
+            "close-idle-chats": {"task": "hub.close_idle_chats", "schedule": IDLE_SWEEP_SECONDS},
+        },
+    )
+    app.task(name="hub.close_idle_chats")(close_idle_chats)
+    app.task(name="hub.close_idle_chat")(close_idle_chat)
+    return app
+
+
+class _WorkerHub:
+    """One hub and one event loop per worker process, reused by every task it runs."""
+
+    def __init__(self) -> None:
+        self._runner: asyncio.Runner | None = None
+        self._core: HubCore | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coro_fn: Any, *args: Any) -> Any:
+        with self._lock:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(self._call(coro_fn, *args))
+
+    async def _call(self, coro_fn: Any, *args: Any) -> Any:
+        if self._core is None:
+            core = create_hub(load_settings(), serves_channels=False)
+            await core.start()
+            self._core = core
+        return await coro_fn(self._core, *args)
+
+
+_worker = _WorkerHub()
+
+
+def close_idle_chats() -> int:
+    """Beat job: queue one close for each live chat idle longer than the setting."""
+    ids = _worker.run(idle_chat_ids)
+    for interaction_id in ids:
+        celery.send_task("hub.close_idle_chat", args=(interaction_id,))
+    return len(ids)
+
+
+def close_idle_chat(interaction_id: int) -> bool:
+    """Close one idle chat with a closing message; a repeat or a late retry does nothing."""
+    return bool(_worker.run(close_if_idle, interaction_id))
+
+
+async def idle_chat_ids(core: HubCore) -> list[int]:
+    cutoff = utcnow() - timedelta(minutes=core.settings.chat_idle_close_minutes)
+    realtime = [name for name, ch in core.channels.items() if ch.capabilities.realtime]
+    async with core.sessions() as s:
+        return list((await s.execute(select(Interaction.id).where(
+            Interaction.channel.in_(realtime),  # type: ignore[attr-defined]
+            Interaction.closed_at.is_(None),  # type: ignore[union-attr]
+            Interaction.updated_at < cutoff,
+        ))).scalars())
+
+
+async def close_if_idle(core: HubCore, interaction_id: int) -> bool:
+    cutoff = utcnow() - timedelta(minutes=core.settings.chat_idle_close_minutes)
+    async with core.sessions() as s:
+        interaction = await s.get(Interaction, interaction_id)
+    if interaction is None or interaction.closed_at is not None or interaction.updated_at >= cutoff:
+        return False
+    # The closing message's client id is fixed per interaction, so a retried task finds it
+    # already stored instead of sending it twice.
+    closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
+                                    author_type="system", client_id=f"idle-close-{interaction_id}")
+    async with transaction(core.sessions) as s:
+        interaction = await s.get(Interaction, interaction_id)
+        closing = await s.get(Message, closing_id)
+        if interaction is None or interaction.status == InteractionStatus.CLOSED:
+            return False
+        if closing is None or interaction.last_seq != closing.seq:
+            # The customer wrote again just now: the chat is not idle after all.
+            return False
+        await close_row(s, interaction, "timeout", "closed by the idle-chat job")
+    await core.interaction_event(InteractionEvent(
+        "closed", interaction_id, interaction.channel, interaction.customer_id,
+        queue=interaction.queue, agent_id=interaction.agent_id, disposition="timeout",
+    ))
+    log.info("closed idle chat %s", interaction_id)
+    return True
+
+
+celery = celery_app(load_settings())
+"""The app ``celery -A hub.tasks worker`` runs, configured from the environment."""

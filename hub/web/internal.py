@@ -1,0 +1,35 @@
+"""Endpoints other hub processes call: the event relay from Celery workers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from aiohttp import web
+
+from hub.events import relay_signature
+from hub.web.keys import CORE
+
+MAX_RELAY_BYTES = 1024 * 1024
+
+
+async def relay_events(request: web.Request) -> web.StreamResponse:
+    """POST /internal/events: a signed event from a worker, fanned out to this process's screens."""
+    core = request.app[CORE]
+    body = await request.content.read(MAX_RELAY_BYTES + 1)
+    if len(body) > MAX_RELAY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_RELAY_BYTES, actual_size=len(body))
+    expected = relay_signature(core.settings.secret_key.encode(), body)
+    if not hmac.compare_digest(expected, request.headers.get("X-Relay-Signature", "")):
+        raise web.HTTPForbidden(text="bad relay signature")
+    try:
+        envelope = json.loads(body)
+        topic, payload = str(envelope["topic"]), dict(envelope["payload"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise web.HTTPBadRequest(text="relay body must be {topic, payload}") from err
+    await core.bus.deliver_local(topic, payload)
+    return web.Response(status=204)
+
+
+def install(app: web.Application) -> None:
+    app.router.add_post("/internal/events", relay_events)
