@@ -47,6 +47,11 @@ class _AlreadyStored(Exception):
     """Raised inside the transaction to roll it back when the message is a replay."""
 
 
+class _AddressClaimed(Exception):
+    """Raised inside the transaction to roll back a new customer when a concurrent ingest
+    claimed the same sender address first; the retry finds that customer."""
+
+
 async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
     """Store ``msg`` exactly once and tell everyone who listens.
 
@@ -59,7 +64,7 @@ async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
             break
         except _AlreadyStored:
             return await _existing(core, msg)
-        except IntegrityError:
+        except (IntegrityError, _AddressClaimed):
             # Another writer opened the same thread's interaction or identity a moment
             # before us; the retry sees its row.
             if attempt == 2:
@@ -123,6 +128,7 @@ async def _customer_for(core: HubCore, s: AsyncSession, msg: InboundMessage) -> 
     identity that matches, or a new customer. Every given identity is then remembered."""
     identities = [(msg.channel, msg.sender), *msg.identities]
     customer_id = await _identity_owner(s, msg.channel, msg.sender)
+    sender_known = customer_id is not None
     if customer_id is None:
         customer_id = await first_result(
             core.pm, "hub_identify_customer", hub=core.facade(msg.channel),
@@ -140,12 +146,17 @@ async def _customer_for(core: HubCore, s: AsyncSession, msg: InboundMessage) -> 
     elif msg.sender_name:
         await s.execute(update(Customer).where(Customer.id == customer_id, Customer.name == "")
                         .values(name=msg.sender_name))
-    for kind, address in identities:
-        await s.execute(
+    for n, (kind, address) in enumerate(identities):
+        claimed = (await s.execute(
             insert_for(s, CustomerIdentity)
             .values(customer_id=customer_id, kind=kind, address=address, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["kind", "address"])
-        )
+            .returning(CustomerIdentity.id)
+        )).scalar_one_or_none()
+        if n == 0 and claimed is None and not sender_known:
+            # Two first contacts from one address both found no identity (PostgreSQL lets
+            # them read before either commits); the loser must not keep a second customer.
+            raise _AddressClaimed
     assert customer_id is not None
     return int(customer_id)
 
