@@ -1,0 +1,119 @@
+"""Fixtures every test can use: the two databases, the test servers, and started hubs.
+
+``scripts/test`` starts private PostgreSQL and Redis servers and exports their URLs;
+without them the PostgreSQL half of the suite is skipped (and fails under CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from hub.core import HubCore, create_hub
+from hub.migrate import upgrade
+from hub.settings import load_settings
+
+POSTGRES_ENV = "CONTACTHUB_TEST_POSTGRES_URL"
+REDIS_ENV = "CONTACTHUB_TEST_REDIS_URL"
+
+
+class MakeHub(Protocol):
+    def __call__(
+        self, *, database_url: str, plugins: list[object] | None = None, **overrides: Any
+    ) -> Awaitable[HubCore]: ...
+
+
+def _test_server(env: str, what: str) -> str:
+    url = os.environ.get(env)
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail(f"{env} is not set: under CI the tests must run through scripts/test")
+    pytest.skip(f"no {what} server: run the tests with `bash scripts/test` to include them")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_environment() -> Iterator[None]:
+    """A developer's own CONTACTHUB_* settings must not leak into the hubs tests build."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("CONTACTHUB_") and not name.startswith("CONTACTHUB_TEST_"):
+                mp.delenv(name)
+        yield
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server's maintenance database, as an asyncpg SQLAlchemy URL."""
+    return _test_server(POSTGRES_ENV, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis server, ``redis://127.0.0.1:PORT/0``."""
+    return _test_server(REDIS_ENV, "Redis")
+
+
+@pytest.fixture(params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL: a file in ``tmp_path``, or
+    a fresh database on the test server, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+        return
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    await _admin(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        # FORCE: a hub still connected (torn down after this fixture) must not block the drop.
+        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(server: URL, sql: str) -> None:
+    dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def make_hub(tmp_path: Path) -> AsyncIterator[MakeHub]:
+    """``await make_hub(database_url=..., plugins=[...], **settings)``: a started hub whose
+    schema was made by the migrations; every hub made is stopped at teardown."""
+    made: list[HubCore] = []
+
+    async def make(
+        *, database_url: str, plugins: list[object] | None = None, **overrides: Any
+    ) -> HubCore:
+        settings = load_settings(data_dir=tmp_path / f"hub{len(made)}", database_url=database_url,
+                                 **overrides)
+        await upgrade(database_url)
+        core = create_hub(settings, plugins=plugins, load_entry_points=False)
+        made.append(core)
+        await core.start()
+        return core
+
+    yield make
+    for core in reversed(made):
+        await core.stop()
+
+
+@pytest.fixture
+async def hub_core(database_url: str, make_hub: MakeHub) -> HubCore:
+    """A started hub with no plugins, on each database in turn."""
+    return await make_hub(database_url=database_url)
+
