@@ -47,6 +47,9 @@ class HubCore:
         self.queue_names: set[str] = set()
         self.channels: dict[str, Channel] = {}
         self.channel_plugins: dict[str, str] = {}
+        self.presence: dict[int, int] = {}
+        """Live agent screens: agent id -> open agent websockets. The agent socket keeps it;
+        plugins read it through ``Hub.agents_online`` (a chat widget's offline form)."""
         self._facades: dict[str, Hub] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_channels()

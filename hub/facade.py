@@ -131,6 +131,47 @@ class Hub:
 
         await set_delivery(self._core, message_id, status, error, provider_id, channel=self.scope)
 
+    def agents_online(self) -> int:
+        """How many agents have a live screen open now; 0 means nobody can answer a chat."""
+        return sum(1 for connections in self._core.presence.values() if connections > 0)
+
+    async def mark_followup(self, interaction_id: int) -> None:
+        """Set one of this channel's open interactions aside as awaiting follow-up (a message
+        left while nobody could answer live); the inbox hears an InteractionEvent ``followup``."""
+        from hub.db import transaction
+        from hub.events import InteractionEvent
+        from hub.models import Interaction, InteractionStatus, utcnow
+
+        async with transaction(self._core.sessions) as s:
+            await self._own(s, interaction_id)
+            customer_id = (await s.execute(
+                update(Interaction)
+                .where(Interaction.id == interaction_id, Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+                .values(status=InteractionStatus.FOLLOWUP, updated_at=utcnow())
+                .returning(Interaction.customer_id)
+            )).scalar_one_or_none()
+        if customer_id is not None:
+            await self._core.interaction_event(
+                InteractionEvent("followup", interaction_id, self.scope, customer_id))
+
+    async def attachment_in_thread(self, thread_key: str, sha256: str) -> AttachmentRef | None:
+        """The file ``sha256`` if a message of this channel's interactions for ``thread_key``
+        carries it, else None: lets a channel hand customers their own files and no others."""
+        from hub.models import Attachment, Interaction, Message
+
+        async with self._core.sessions() as s:
+            row = (await s.execute(
+                select(Attachment)
+                .join(Message, Message.id == Attachment.message_id)
+                .join(Interaction, Interaction.id == Message.interaction_id)
+                .where(Attachment.sha256 == sha256, Interaction.channel == self.scope,
+                       Interaction.thread_key == thread_key)
+                .limit(1)
+            )).scalar_one_or_none()
+        if row is None:
+            return None
+        return AttachmentRef(row.sha256, row.filename, row.content_type, row.size)
+
     async def _own(self, s: Any, interaction_id: int) -> None:
         from hub.models import Interaction
 
