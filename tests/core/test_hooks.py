@@ -1,0 +1,321 @@
+"""Every hook in hub.hookspecs, called by a real HubCore the way production calls it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hub.channel import Channel
+from hub.conformance import reference, wait_for
+from hub.conformance.reference import MemoryChannel
+from hub.core import HubCore, create_hub
+from hub.db import create_all, transaction
+from hub.errors import ConfigError
+from hub.events import InteractionEvent, MessageEvent, TicketEvent
+from hub.hookspecs import hookimpl
+from hub.messages import InboundMessage
+from hub.models import Customer, Disposition, Interaction
+from hub.outbound import send_message
+
+MakeHub = Callable[..., Awaitable[HubCore]]
+
+
+def inbound(text: str = "hello", sender: str = "+8613800000001", external_id: str = "m-1") -> InboundMessage:
+    return InboundMessage(channel="memory", external_id=external_id, sender=sender,
+                          thread_key=sender, text=text)
+
+
+async def new_customer(core: Any, name: str) -> int:
+    async with transaction(core.sessions) as s:
+        customer = Customer(name=name)
+        s.add(customer)
+        await s.flush()
+        return int(customer.id)  # type: ignore[arg-type]
+
+
+async def interaction_of(core: Any, interaction_id: int) -> Interaction:
+    async with core.sessions() as s:
+        row = await s.get(Interaction, interaction_id)
+    assert row is not None
+    return row
+
+
+class Recorder:
+    """Observes every event hook; the async ones prove the hub awaits them."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    @hookimpl
+    async def hub_on_interaction(self, event: InteractionEvent) -> None:
+        self.seen.append(event)
+
+    @hookimpl
+    def hub_on_message(self, event: MessageEvent) -> None:
+        self.seen.append(event)
+
+    @hookimpl
+    async def hub_on_ticket(self, event: TicketEvent) -> None:
+        self.seen.append(event)
+
+
+class Broken:
+    """Fails in every observing and deciding hook; the others must not notice."""
+
+    @hookimpl
+    def hub_on_interaction(self, event: InteractionEvent) -> None:
+        raise RuntimeError("observer broke")
+
+    @hookimpl
+    def hub_on_message(self, event: MessageEvent) -> None:
+        raise RuntimeError("observer broke")
+
+    @hookimpl
+    def hub_on_ticket(self, event: TicketEvent) -> None:
+        raise RuntimeError("observer broke")
+
+    @hookimpl
+    def hub_identify_customer(self, hub: Any, channel: str, address: str) -> int:
+        raise RuntimeError("identify broke")
+
+    @hookimpl
+    def hub_pick_queue(self, hub: Any, interaction: dict[str, Any], message: InboundMessage) -> str:
+        raise RuntimeError("pick broke")
+
+
+# hub_register_channels
+
+
+async def test_register_channels_starts_the_channel(make_hub: MakeHub) -> None:
+    core = await make_hub(reference)
+    channel = core.channel("memory")
+    assert isinstance(channel, MemoryChannel) and core.channel_plugins["memory"] == reference.__name__
+    assert (await core.health())["memory"]["state"] == "ok"
+    assert channel.hub.scope == "memory"
+
+
+class Twin:
+    """Registers a second channel called ``memory``."""
+
+    @hookimpl
+    def hub_register_channels(self, register: Callable[[type[Channel]], None]) -> None:
+        register(type("OtherMemory", (MemoryChannel,), {}))
+
+
+def test_register_channels_duplicate_name_stops_start_up(hub_settings: Any) -> None:
+    with pytest.raises(ConfigError) as err:
+        create_hub(hub_settings(), plugins=[reference, Twin()], load_entry_points=False)
+    line = str(err.value)
+    assert "\n" not in line and "'memory'" in line
+    assert reference.__name__ in line and "Twin" in line
+
+
+def test_register_channels_failure_stops_start_up(hub_settings: Any) -> None:
+    class Failing:
+        @hookimpl
+        def hub_register_channels(self, register: Callable[[type[Channel]], None]) -> None:
+            raise ImportError("missing driver library")
+
+    with pytest.raises(ConfigError, match="'Failing' failed in hub_register_channels: missing driver"):
+        create_hub(hub_settings(), plugins=[Failing()], load_entry_points=False)
+
+
+# hub_identify_customer
+
+
+class Passes:
+    @hookimpl
+    def hub_identify_customer(self, hub: Any, channel: str, address: str) -> int | None:
+        return None
+
+
+class Knows:
+    """Answers asynchronously with the customer it was given."""
+
+    def __init__(self) -> None:
+        self.customer_id: int | None = None
+        self.asked: list[tuple[str, str, str]] = []
+
+    @hookimpl
+    async def hub_identify_customer(self, hub: Any, channel: str, address: str) -> int | None:
+        self.asked.append((hub.scope, channel, address))
+        return self.customer_id
+
+
+class AlsoKnows:
+    def __init__(self) -> None:
+        self.customer_id: int | None = None
+
+    @hookimpl
+    def hub_identify_customer(self, hub: Any, channel: str, address: str) -> int | None:
+        return self.customer_id
+
+
+async def test_identify_customer_async_answer_wins(make_hub: MakeHub) -> None:
+    knows = Knows()
+    # The last registered plugin is asked first: Passes, then Knows.
+    core = await make_hub(knows, Passes())
+    knows.customer_id = await new_customer(core, "Known from billing")
+    result = await core.facade("memory").ingest(inbound())
+    assert result.customer_id == knows.customer_id
+    assert knows.asked == [("memory", "memory", "+8613800000001")]
+
+
+async def test_identify_customer_first_non_none_wins(make_hub: MakeHub) -> None:
+    first, second = AlsoKnows(), Knows()
+    core = await make_hub(second, first)
+    first.customer_id = await new_customer(core, "first")
+    second.customer_id = await new_customer(core, "second")
+    result = await core.facade("memory").ingest(inbound())
+    assert result.customer_id == first.customer_id and second.asked == []
+
+
+async def test_identify_customer_failure_is_logged_and_skipped(
+    make_hub: MakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    knows = Knows()
+    core = await make_hub(knows, Broken())
+    knows.customer_id = await new_customer(core, "still found")
+    result = await core.facade("memory").ingest(inbound())
+    assert result.customer_id == knows.customer_id
+    assert "plugin 'Broken' failed in hub_identify_customer" in caplog.text
+
+
+async def test_identify_customer_not_asked_for_known_identity(make_hub: MakeHub) -> None:
+    knows = Knows()
+    core = await make_hub(knows)
+    first = await core.facade("memory").ingest(inbound(external_id="m-1"))
+    await core.facade("memory").ingest(inbound(external_id="m-2"))
+    assert len(knows.asked) == 1 and first.created
+
+
+# hub_pick_queue
+
+
+class Picks:
+    def __init__(self, queue: str | None) -> None:
+        self.queue = queue
+        self.calls: list[tuple[dict[str, Any], str]] = []
+
+    @hookimpl
+    async def hub_pick_queue(
+        self, hub: Any, interaction: dict[str, Any], message: InboundMessage
+    ) -> str | None:
+        self.calls.append((interaction, message.text))
+        return self.queue
+
+
+async def test_pick_queue_answer_is_used_once_per_interaction(make_hub: MakeHub) -> None:
+    picks = Picks("vip")
+    core = await make_hub(picks, Broken())
+    first = await core.facade("memory").ingest(inbound("first", external_id="m-1"))
+    await core.facade("memory").ingest(inbound("second", external_id="m-2"))
+    assert (await interaction_of(core, first.interaction_id)).queue == "vip"
+    assert len(picks.calls) == 1
+    info, text = picks.calls[0]
+    assert text == "first"
+    assert set(info) == {"id", "channel", "customer_id", "thread_key", "subject"}
+    assert info["id"] == first.interaction_id and info["channel"] == "memory"
+
+
+async def test_pick_queue_all_pass_means_default(make_hub: MakeHub) -> None:
+    core = await make_hub(Picks(None))
+    result = await core.facade("memory").ingest(inbound())
+    assert (await interaction_of(core, result.interaction_id)).queue == "default"
+
+
+# hub_on_interaction, hub_on_message
+
+
+async def test_on_interaction_and_on_message_observe_inbound(
+    make_hub: MakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    core = await make_hub(reference, recorder, Broken())
+    result = await core.facade("memory").ingest(inbound())
+    await core.facade("memory").ingest(inbound())  # a replay announces nothing
+    assert recorder.seen == [
+        InteractionEvent("opened", result.interaction_id, "memory", result.customer_id, queue="default"),
+        MessageEvent("inbound", result.message_id, result.interaction_id, "memory", 1),
+    ]
+    assert "plugin 'Broken' failed in hub_on_interaction" in caplog.text
+    assert "plugin 'Broken' failed in hub_on_message" in caplog.text
+
+
+async def test_on_message_observes_outbound_and_delivery(make_hub: MakeHub) -> None:
+    recorder = Recorder()
+    core = await make_hub(reference, recorder)
+    result = await core.facade("memory").ingest(inbound())
+    message_id = await send_message(core, result.interaction_id, "we are on it")
+    await wait_for(lambda: [e for e in recorder.seen if getattr(e, "kind", "") == "delivery"])
+    mine = [e for e in recorder.seen if isinstance(e, MessageEvent) and e.message_id == message_id]
+    assert [(e.kind, e.status) for e in mine] == [("outbound", "pending"), ("delivery", "sent")]
+
+
+# hub_on_ticket
+
+
+async def test_on_ticket_is_called_and_published(
+    make_hub: MakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    core = await make_hub(recorder, Broken())
+    live: list[dict[str, Any]] = []
+
+    async def listener(topic: str, payload: dict[str, Any]) -> None:
+        live.append(payload)
+
+    core.bus.subscribe("tickets", listener)
+    event = TicketEvent("created", 7, {"title": "No signal in Haidian"})
+    await core.ticket_event(event)
+    assert recorder.seen == [event]
+    assert "plugin 'Broken' failed in hub_on_ticket" in caplog.text
+    assert live == [{"event": "TicketEvent", "kind": "created", "ticket_id": 7,
+                     "data": {"title": "No signal in Haidian"}}]
+
+
+# hub_register_dispositions
+
+
+class Refunds:
+    @hookimpl
+    def hub_register_dispositions(self, register: Callable[[str, dict[str, str]], None]) -> None:
+        register("refund", {"en": "Refund", "zh_CN": "退款"})
+
+
+async def dispositions(core: Any) -> dict[str, Disposition]:
+    async with core.sessions() as s:
+        return {d.code: d for d in (await s.execute(select(Disposition))).scalars()}
+
+
+async def test_register_dispositions_adds_and_keeps_edits(make_hub: MakeHub) -> None:
+    core = await make_hub(Refunds())
+    rows = await dispositions(core)
+    assert (rows["refund"].label_en, rows["refund"].label_zh_cn) == ("Refund", "退款")
+    assert "complaint" in rows  # the built-in categories stay
+    async with transaction(core.sessions) as s:
+        refund = await s.get(Disposition, "refund")
+        assert refund is not None
+        refund.label_en = "Money back"
+    await core.stop()
+    again = await make_hub(Refunds())  # same database: a restart
+    assert (await dispositions(again))["refund"].label_en == "Money back"
+
+
+async def test_register_dispositions_failure_stops_start(hub_settings: Any) -> None:
+    class Failing:
+        @hookimpl
+        def hub_register_dispositions(self, register: Callable[[str, dict[str, str]], None]) -> None:
+            raise KeyError("labels")
+
+    core = create_hub(hub_settings(), plugins=[Failing()], load_entry_points=False)
+    await create_all(core.engine)
+    try:
+        with pytest.raises(ConfigError, match="'Failing' failed in hub_register_dispositions"):
+            await core.start()
+    finally:
+        await core.stop()
+
