@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -12,7 +12,8 @@ from hub import inbox
 from hub.errors import InvalidRequest, NotFound, PermissionDenied
 from hub.history import customer_panel, messages_after
 from hub.messages import AttachmentRef
-from hub.models import AgentRole, Attachment, Interaction, Message
+from hub.db import transaction
+from hub.models import Agent, AgentRole, Attachment, Interaction, Message
 from hub.outbound import send_message
 from hub.web.access import require
 from hub.web.auth import audit, client_ip
@@ -31,6 +32,12 @@ class Me(BaseModel):
     name: str
     role: str
     locale: str
+
+
+class LocaleChoice(BaseModel):
+    """The language the agent's screens are shown in."""
+
+    locale: Literal["en", "zh_CN"]
 
 
 class Reply(BaseModel):
@@ -72,6 +79,23 @@ async def get_me(request: web.Request) -> Me:
     agent = require(request)
     return Me(id=agent.id or 0, number=agent.number, name=agent.name, role=agent.role,
               locale=agent.locale)
+
+
+@api.route("POST", "/api/me/locale", summary="Choose my language (en or zh_CN)", role=AGENT,
+           body=LocaleChoice)
+async def set_my_locale(request: web.Request, body: LocaleChoice) -> web.StreamResponse:
+    agent = require(request)
+    core = request.app[CORE]
+    async with transaction(core.sessions) as s:
+        row = await s.get(Agent, agent.id)
+        if row is None:
+            raise NotFound("agent")
+        row.locale = body.locale
+        s.add(row)
+    await audit(core, agent, "agent.locale", f"agent:{agent.number}", body.locale, ip=client_ip(request))
+    response = web.json_response({"ok": True, "locale": body.locale})
+    response.set_cookie("contacthub_locale", body.locale, samesite="Lax", path="/", max_age=365 * 86400)
+    return response
 
 
 @api.route("GET", "/api/interactions", summary="Waiting interactions or mine (?view=waiting|mine)",

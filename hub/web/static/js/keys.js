@@ -1,0 +1,76 @@
+// Keyboard-first: every common action has a key; none fires while typing in a field.
+
+import { chooseFile, focusReply, openCloseDialog, sendReply, takeOpen } from './conversation.js';
+import { $ } from './dom.js';
+
+let prefix = null;
+let prefixTimer = null;
+
+export function initKeys(actions) {
+  document.addEventListener('keydown', (event) => onKey(event, actions));
+  $('#help-button').addEventListener('click', toggleHelp);
+}
+
+function typingIn(target) {
+  return target instanceof HTMLElement
+    && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+}
+
+function anyDialogOpen() {
+  return document.querySelector('dialog[open]') !== null;
+}
+
+function onKey(event, actions) {
+  if (event.defaultPrevented) return;
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.id === 'reply-text') {
+    event.preventDefault();
+    sendReply();
+    return;
+  }
+  if (typingIn(event.target)) {
+    if (event.key === 'Escape' && !anyDialogOpen()) {
+      event.target.blur();
+      $('#list').focus();
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === 'Enter' && ['BUTTON', 'A'].includes(event.target.tagName)) return;
+  if (anyDialogOpen()) {
+    if (event.key === '?' && $('#help-dialog').open) { event.preventDefault(); $('#help-dialog').close(); }
+    return;
+  }
+  const handler = prefix === 'g' ? goKeys(actions)[event.key] : plainKeys(actions)[event.key];
+  prefix = null;
+  clearTimeout(prefixTimer);
+  if (!handler) return;
+  event.preventDefault();
+  handler();
+}
+
+function goKeys(actions) {
+  return { w: () => actions.switchView('waiting'), m: () => actions.switchView('mine') };
+}
+
+function plainKeys(actions) {
+  return {
+    j: () => actions.moveSelection(1),
+    ArrowDown: () => actions.moveSelection(1),
+    k: () => actions.moveSelection(-1),
+    ArrowUp: () => actions.moveSelection(-1),
+    Enter: () => actions.openSelected(),
+    t: () => takeOpen(),
+    r: () => focusReply(),
+    i: () => focusReply(),
+    c: () => openCloseDialog(),
+    u: () => chooseFile(),
+    '?': () => toggleHelp(),
+    g: () => { prefix = 'g'; prefixTimer = setTimeout(() => { prefix = null; }, 1500); },
+  };
+}
+
+function toggleHelp() {
+  const dialog = $('#help-dialog');
+  if (dialog.open) dialog.close();
+  else dialog.showModal();
+}
