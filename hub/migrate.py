@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlmodel.sql.sqltypes import AutoString
+
+from hub.models.base import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -31,3 +35,15 @@ async def upgrade(database_url: str, revision: str = "head") -> None:
     """``upgrade_sync`` for async callers; runs on a worker thread so the loop stays free."""
     await asyncio.to_thread(upgrade_sync, database_url, revision)
 
+
+
+def render_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
+    """Autogenerate renders the models' column types as plain SQLAlchemy types, so a
+    migration never depends on how a model happens to be written today."""
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False

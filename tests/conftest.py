@@ -39,6 +39,14 @@ def _test_server(env: str, what: str) -> str:
     pytest.skip(f"no {what} server: run the tests with `bash scripts/test` to include them")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The hub calls SQLAlchemy's session.execute on purpose (rows, not models); SQLModel
+    # warns on every call, which buries the warnings that matter.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:(?s).*You probably want to use `session.exec:DeprecationWarning"
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment() -> Iterator[None]:
     """A developer's own CONTACTHUB_* settings must not leak into the hubs tests build."""

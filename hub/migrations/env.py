@@ -15,10 +15,9 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
-from sqlmodel.sql.sqltypes import AutoString
 
 import hub.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from hub.models.base import UTCDateTime
+from hub.migrate import render_item
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/contacthub.sqlite"
 # Any constant will do: it only has to be the same for every hub migrating one database.
@@ -32,18 +31,6 @@ def database_url() -> str:
     """The URL ``hub.migrate`` put in the config, else the environment, else the default."""
     url = config.get_main_option("sqlalchemy.url")
     return url or os.environ.get("CONTACTHUB_DATABASE_URL") or DEFAULT_URL
-
-
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Render the models' own column types as plain SQLAlchemy types, so a migration
-    never depends on how a model is written today."""
-    if type_ != "type":
-        return False
-    if isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
-    if isinstance(obj, AutoString):
-        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
-    return False
 
 
 def number_revisions(_context: Any, _revision: Any, directives: list[Any]) -> None:

@@ -49,6 +49,8 @@ async def test_concurrent_replays_store_each_message_once_in_gapless_order(hub_c
     assert await count(hub_core, Message) == 5
     open_ones = await rows(hub_core, Interaction, Interaction.closed_at.is_(None))
     assert sorted(i.thread_key for i in open_ones) == threads
+    assert await count(hub_core, Interaction) == 3
+    assert await count(hub_core, HistoryEntry, HistoryEntry.kind == "opened") == 3
     for interaction in open_ones:
         seqs = [m.seq for m in await rows(hub_core, Message, Message.interaction_id == interaction.id,
                                           order_by=Message.seq)]

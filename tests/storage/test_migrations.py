@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from hub.db import create_engine
-from hub.migrate import alembic_config, upgrade, upgrade_sync
+from hub.migrate import alembic_config, render_item, upgrade, upgrade_sync
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -86,3 +86,18 @@ async def test_upgrade_sync_works_inside_a_running_event_loop(tmp_path: Path) ->
 
     assert (tmp_path / "hub.sqlite").exists()
 
+
+
+async def test_a_new_migration_is_written_in_plain_sqlalchemy_types(tmp_path: Path) -> None:
+    # What `alembic revision --autogenerate` would write for the whole schema, from nothing.
+    def render(connection: Connection) -> str:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        ops = produce_migrations(context, SQLModel.metadata)
+        return render_python_code(ops.upgrade_ops, render_item=render_item)
+
+    code = str(await run_sync(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}", render))
+
+    assert "sa.DateTime(timezone=True)" in code and "sa.String(length=320)" in code
+    assert "UTCDateTime" not in code and "AutoString" not in code
+    assert "sqlite_where=sa.text('closed_at IS NULL')" in code
+    assert "postgresql_where=sa.text('closed_at IS NULL')" in code
