@@ -41,6 +41,8 @@ class ChannelContract:
     silently. The timeouts are generous on purpose: the kit checks behaviour, not speed.
     """
 
+    pytestmark = pytest.mark.asyncio  # the plugin's project may run pytest-asyncio in strict mode
+
     supports_outage: ClassVar[bool] = True
     """The peer can be taken away and brought back (``disconnect`` / ``reconnect``)."""
     supports_offline_inbound: ClassVar[bool] = True

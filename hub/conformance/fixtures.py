@@ -5,6 +5,7 @@ hook implementations) and ``peer`` (a ``PeerDriver``), optionally ``channel_sett
 ``[plugins.<name>]`` section) and ``channel_name`` (when the plugin registers several
 channels). The kit builds the rest: a started hub with only that plugin on a fresh SQLite
 database, the channel instance, and on request an HTTP server for the channel's webhooks.
+Async fixtures are declared through pytest-asyncio, so the kit works in strict mode too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from hub.channel import Channel
@@ -72,7 +74,7 @@ def conformance_events() -> EventRecorder:
     return EventRecorder()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def conformance_hub(
     channel_plugin: object, channel_name: str, channel_settings: dict[str, Any],
     conformance_events: EventRecorder, conformance_socket: socket.socket, tmp_path: Path,
@@ -100,7 +102,7 @@ def channel_under_test(conformance_hub: HubCore, channel_name: str) -> Channel:
     return conformance_hub.channel(channel_name)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def conformance_server(
     conformance_hub: HubCore, channel_under_test: Channel, conformance_socket: socket.socket,
 ) -> AsyncIterator[ConformanceServer]:

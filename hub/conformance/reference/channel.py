@@ -35,10 +35,10 @@ class MemoryChannel(Channel):
     async def start(self) -> None:
         try:
             client.connect(self.config.peer)
-            self.report_health(HealthState.OK)
+            self._health_is(HealthState.OK)
         except client.PeerUnavailable as err:
             # Not fatal: the reader keeps trying, and health says why nothing flows yet.
-            self.report_health(HealthState.DOWN, str(err))
+            self._health_is(HealthState.DOWN, str(err))
         self._reader = asyncio.create_task(self._read_forever(), name=f"{self.name}-reader")
 
     async def stop(self) -> None:
@@ -67,12 +67,12 @@ class MemoryChannel(Channel):
             try:
                 await self._read_one()
             except client.PeerUnavailable as err:
-                self.report_health(HealthState.DOWN, str(err))
+                self._health_is(HealthState.DOWN, str(err))
             except Exception as err:
                 # Most likely the database is away. The message stays at the peer unacknowledged
                 # and comes back on the next fetch; ingest's idempotency makes that safe.
                 self.log.debug("storing an inbound message failed", exc_info=True)
-                self.report_health(HealthState.DEGRADED, f"cannot store inbound messages: {err}")
+                self._health_is(HealthState.DEGRADED, f"cannot store inbound messages: {err}")
             else:
                 delay = self.config.retry_min
                 continue
@@ -82,7 +82,7 @@ class MemoryChannel(Channel):
     async def _read_one(self) -> None:
         peer = client.connect(self.config.peer)
         if self.current_health.state != HealthState.DEGRADED:
-            self.report_health(HealthState.OK)  # logs only when the link has just come back
+            self._health_is(HealthState.OK)  # logs only when the link has just come back
         native = await peer.fetch()
         try:
             msg = self.to_inbound(native)
@@ -91,10 +91,15 @@ class MemoryChannel(Channel):
             peer.ack(native)  # it will never get better; acknowledging stops a redelivery loop
             return
         await self.hub.ingest(msg)
-        self.report_health(HealthState.OK)
+        self._health_is(HealthState.OK)
         # Acknowledge only now that ingest has committed: a crash before this line makes the
         # peer deliver again, and ingest stores (channel, external_id) once.
         peer.ack(native)
+
+    def _health_is(self, state: HealthState, detail: str = "") -> None:
+        # Diagnostics for operators: which peer this is about. Nothing
+        # secret goes here; a channel with credentials shows the account name, never the key.
+        self.report_health(state, detail, peer=self.config.peer)
 
     def to_inbound(self, native: Any) -> InboundMessage:
         """Turn a native message into the hub's shape; ``MalformedMessage`` says what is wrong."""
