@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings(**_overrides(args))
         return int(args.func(settings, args) or 0)
@@ -176,8 +177,8 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _worker_command(settings: Settings) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "hub.tasks:celery", "worker", "--beat",
-            "--pool", "solo", "--loglevel", "warning",
+    return [sys.executable, "-W", "ignore::UserWarning:celery.platforms", "-m", "celery",
+            "-A", "hub.tasks:celery", "--quiet", "worker", "--beat", "--pool", "solo", "--loglevel", "warning",
             "--schedule", str(settings.data_dir / "celerybeat-schedule")]
 
 

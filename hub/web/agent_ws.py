@@ -121,6 +121,8 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     conn = AgentSocket(request, ws, agent)
+    presence = conn.core.presence
+    presence[agent.id or 0] = presence.get(agent.id or 0, 0) + 1
     unsubscribe = conn.core.bus.subscribe("inbox", conn.on_inbox)
     writer = asyncio.create_task(conn.writer())
     conn.push({"type": "hello", "agent": {"id": agent.id, "name": agent.name, "role": agent.role},
@@ -132,6 +134,11 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
                 continue
             await _dispatch(conn, msg.data)
     finally:
+        left = presence.get(agent.id or 0, 1) - 1
+        if left > 0:
+            presence[agent.id or 0] = left
+        else:
+            presence.pop(agent.id or 0, None)
         unsubscribe()
         conn.close()
         writer.cancel()
