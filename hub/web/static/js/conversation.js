@@ -12,6 +12,8 @@ let hooks = { live: null, refreshList: () => {} };
 let typingTimer = null;
 let typingSentAt = 0;
 let typingOffTimer = null;
+// Keys pressed while a conversation is still loading act on it once it has loaded.
+let opening = Promise.resolve();
 
 export function initConversation(given) {
   hooks = given;
@@ -26,7 +28,12 @@ export function initConversation(given) {
   $('#close-dialog').addEventListener('keydown', closeDialogKeys);
 }
 
-export async function openConversation(id, { focusReply = false } = {}) {
+export function openConversation(id, options = {}) {
+  opening = load(id, options);
+  return opening;
+}
+
+async function load(id, { focusReply = false } = {}) {
   if (state.openId !== id && state.openId !== null) hooks.live.send({ type: 'unwatch', interaction_id: state.openId });
   const changed = state.openId !== id;
   state.openId = id;
@@ -251,7 +258,8 @@ function resetReply() {
   $('#reply-state').textContent = '';
 }
 
-export function focusReply() {
+export async function focusReply() {
+  await opening;
   if (state.openId === null) return;
   if (!state.mayWrite) {
     showInfo(state.open && state.open.status !== 'closed' ? _('Take the conversation first (t).')
@@ -289,6 +297,7 @@ export async function sendReply() {
 }
 
 export function chooseFile() {
+  // No await here: the file picker needs the key press's user activation.
   if (!state.mayWrite) { focusReply(); return; }
   $('#reply-file').click();
 }
@@ -320,6 +329,7 @@ function renderFiles() {
 }
 
 export async function takeOpen() {
+  await opening;
   if (state.openId === null || !state.open) return;
   if (state.mayWrite) { focusReply(); return; }
   try {
@@ -330,7 +340,7 @@ export async function takeOpen() {
     return;
   }
   await openConversation(state.openId, { focusReply: true });
-  hooks.refreshList();
+  hooks.switchView('mine');
 }
 
 export async function loadDispositions() {
@@ -342,6 +352,7 @@ export async function loadDispositions() {
 }
 
 export async function openCloseDialog() {
+  await opening;
   if (!state.open || state.open.status === 'closed') return;
   let items;
   try {

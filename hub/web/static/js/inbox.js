@@ -18,7 +18,7 @@ const refreshSoon = debounce(() => refreshList(), 250);
 
 async function boot() {
   await loadCatalog();
-  initConversation({ live, refreshList });
+  initConversation({ live, refreshList, switchView });
   initKeys({ moveSelection, openSelected, switchView });
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener('click', () => switchView(tab.dataset.view));
@@ -107,7 +107,7 @@ function openSelected() {
 }
 
 function switchView(view) {
-  if (view === state.view) return;
+  if (view === state.view) { refreshList(); return; }
   state.view = view;
   state.selected = 0;
   for (const tab of document.querySelectorAll('[role="tab"]')) {
