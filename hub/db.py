@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 import hub.models  # noqa: F401  (registers every table on SQLModel.metadata)
 
@@ -45,6 +44,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Plain SQLAlchemy async sessions: SQLModel tables are mapped classes, and ``execute``
+    with ``select`` reads the same in core and plugin code."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 

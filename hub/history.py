@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.models import Attachment, Customer, CustomerIdentity, Interaction, Message
 

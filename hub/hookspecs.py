@@ -83,8 +83,9 @@ def hub_on_message(event: MessageEvent) -> None:
 def hub_on_ticket(event: TicketEvent) -> None:
     """Observe a work order's change (created, moved, urged, replied, closed).
 
-    Called after the change is committed, for every plugin, by the ticket service through
-    ``Hub.publish_ticket_event``. The return value is ignored. May be async.
+    Called after the change is committed, for every plugin, by the ticket service (the
+    work-order issue builds it on ``HubCore.ticket_event``). The return value is ignored.
+    May be async.
     """
 
 

@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.channel import DeliveryStatus
 from hub.core import DELIVERIES
