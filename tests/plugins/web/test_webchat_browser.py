@@ -1,0 +1,105 @@
+"""The widget in real headless Chromium: launcher, frame, a visitor's message, an agent's reply."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from webchat_support import Chat
+
+from hub.conformance.helpers import wait_for
+from hub.outbound import send_message
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = ['<script>window.__pwned = 1</script>', '<img src=x onerror="window.__pwned = 1">']
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_a_visitor_chats_through_the_widget_and_script_stays_text(chat: Chat, browser: Any) -> None:
+    page = await browser.new_page(locale="en-US")
+    await page.goto(f"{chat.origin}/channels/web/demo")
+    await page.click("#contacthub-launcher")
+    frame = await (await page.wait_for_selector("iframe#contacthub-frame")).content_frame()
+    await frame.wait_for_selector("#chat-status:has-text('Connected')")
+
+    await frame.fill("#chat-input", HOSTILE[0])
+    await frame.click("#chat-send")
+    mine = await frame.wait_for_selector('#chat-log .msg.visitor[data-seq="1"]')
+    assert await mine.eval_on_selector(".text", "e => e.textContent") == HOSTILE[0]
+
+    conversation = await wait_for(lambda: _conversation(chat), message="the conversation")
+    await send_message(chat.core, conversation, HOSTILE[1], author_name="Alice <b>")
+    reply = await frame.wait_for_selector('#chat-log .msg.agent[data-seq="2"]')
+    assert await reply.eval_on_selector(".text", "e => e.textContent") == HOSTILE[1]
+    assert await reply.eval_on_selector(".author", "e => e.textContent") == "Alice <b>"
+
+    assert await frame.evaluate("document.querySelectorAll('#chat-log img, #chat-log script').length") == 0
+    assert await frame.evaluate("window.__pwned") is None
+    assert await page.evaluate("window.__pwned") is None
+    await page.close()
+
+
+async def _conversation(chat: Chat) -> int | None:
+    for conn in chat.channel.registry:
+        if conn.interaction_id is not None:
+            return int(conn.interaction_id)
+    return None
+
+
+async def test_the_widget_shows_the_offline_form_when_nobody_is_online(chat: Chat, browser: Any) -> None:
+    chat.core.presence.clear()
+    page = await browser.new_page(locale="zh-CN")
+    await page.goto(f"{chat.origin}/channels/web/demo")
+    await page.click("#contacthub-launcher")
+    frame = await (await page.wait_for_selector("iframe#contacthub-frame")).content_frame()
+    form = await frame.wait_for_selector("#offline:not([hidden])")
+    assert "请留言" in await form.text_content()
+    await frame.fill("#offline input[name=name]", "Wang Fang")
+    await frame.fill("#offline input[name=email]", "fang@example.cn")
+    await frame.fill("#offline textarea[name=message]", "Please call me back")
+    await frame.click("#offline button[type=submit]")
+    await frame.wait_for_selector("#offline .form-done:not([hidden])")
+    assert await chat.count() == 1
+    await page.close()
+
+
+async def test_the_widget_reconnects_and_resumes_without_losing_or_doubling(chat: Chat, browser: Any) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{chat.origin}/channels/web/demo")
+    await page.click("#contacthub-launcher")
+    frame = await (await page.wait_for_selector("iframe#contacthub-frame")).content_frame()
+    await frame.wait_for_selector("#chat-status:has-text('Connected')")
+    await frame.fill("#chat-input", "first")
+    await frame.click("#chat-send")
+    await frame.wait_for_selector('#chat-log .msg.visitor[data-seq="1"]')
+    conversation = await wait_for(lambda: _conversation(chat), message="the conversation")
+
+    await chat.channel.registry.close_all(1012)  # the hub restarts
+    await send_message(chat.core, conversation, "sent while you were away")
+
+    await frame.wait_for_selector('#chat-log .msg.agent[data-seq="2"]', timeout=15000)
+    await frame.fill("#chat-input", "back again")
+    await frame.click("#chat-send")
+    await frame.wait_for_selector('#chat-log .msg.visitor[data-seq="3"]')
+    seqs = await frame.evaluate(
+        "[...document.querySelectorAll('#chat-log .msg[data-seq]')].map(e => e.dataset.seq)")
+    assert seqs == ["1", "2", "3"]
+    assert await chat.count() == 2
+    await page.close()
