@@ -90,7 +90,8 @@ async def test_an_agent_may_not_use_supervisor_routes(hub: Hub, alice: Client, s
     assert (await sam.get("/api/health")).status == 200
 
 
-async def test_an_agent_cannot_touch_another_agents_conversation(hub: Hub, alice: Client, bob: Client) -> None:
+async def test_an_agent_cannot_touch_another_agents_conversation(
+        hub: Hub, alice: Client, bob: Client) -> None:
     interaction_id = await taken_by(hub, bob)
     customer_id = (await (await bob.get(f"/api/interactions/{interaction_id}")).json())[
         "interaction"]["customer_id"]
@@ -99,7 +100,7 @@ async def test_an_agent_cannot_touch_another_agents_conversation(hub: Hub, alice
     attempts = [
         await alice.get(f"/api/interactions/{interaction_id}"),
         await alice.get(f"/api/interactions/{interaction_id}?after_seq=0"),
-        await alice.post(f"/api/interactions/{interaction_id}/messages", {"text": "mine now", "client_id": "x"}),
+        await alice.post(f"/api/interactions/{interaction_id}/messages", {"text": "mine", "client_id": "x"}),
         await alice.post(f"/api/interactions/{interaction_id}/close", {"disposition": "other"}),
         await alice.post(f"/api/interactions/{interaction_id}/take"),
         await alice.get(f"/api/customers/{customer_id}"),
@@ -282,7 +283,8 @@ async def test_login_keeps_a_same_site_next(hub: Hub, client) -> None:
 
 async def test_the_audit_log_records_what_agents_do(hub: Hub, alice: Client) -> None:
     interaction_id = await taken_by(hub, alice)
-    reply = await alice.post(f"/api/interactions/{interaction_id}/messages", {"text": "hi", "client_id": "a1"})
+    reply = await alice.post(f"/api/interactions/{interaction_id}/messages",
+                             {"text": "hi", "client_id": "a1"})
     assert reply.status == 200
     detail = await (await alice.get(f"/api/interactions/{interaction_id}")).json()
     await alice.get(f"/api/customers/{detail['interaction']['customer_id']}")
