@@ -65,7 +65,7 @@ class WebConfig(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"setting plugins.web.{where}: {first['msg']}") from err
+            raise ConfigError(f"[plugins.web] {where}: {first['msg']}") from err
 
 
 def origin_of(url: str) -> str:
