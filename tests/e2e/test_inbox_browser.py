@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import HubServer, log_in
+from browser_helpers import HubServer, log_in
 from playwright.async_api import expect
 
 from hub.db import transaction

@@ -2,99 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from web_helpers import Client, Hub, add_agent
 
-from hub.core import HubCore, create_hub
-from hub.db import create_all, transaction
-from hub.ingest import IngestResult
-from hub.messages import InboundMessage
-from hub.models import Agent
+from hub.core import create_hub
+from hub.db import create_all
 from hub.settings import load_settings
 from hub.web.app import create_app
-from hub.web.auth import hash_password
-
-PASSWORD = "correct horse 1"
-CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
-
-
-@dataclass
-class Hub:
-    """The served hub: its core, its base URL, and the people on it by agent number."""
-
-    core: HubCore
-    server: TestServer
-    agents: dict[str, Agent]
-
-    def url(self, path: str) -> str:
-        return str(self.server.make_url(path))
-
-    async def ingest(self, text: str, *, sender: str = "visitor-1", channel: str = "web",
-                     thread_key: str | None = None, external_id: str | None = None,
-                     **extra: object) -> IngestResult:
-        """A customer message, as a channel would hand it over."""
-        self._count = getattr(self, "_count", 0) + 1
-        return await self.core.facade(channel).ingest(InboundMessage(
-            channel=channel, external_id=external_id or f"{channel}-{self._count}", sender=sender,
-            thread_key=thread_key or sender, text=text, **extra,  # type: ignore[arg-type]
-        ))
-
-
-class Client:
-    """An HTTP client with its own cookies; after ``login`` it knows the session's CSRF token."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self, number: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
-        response = await self.login_attempt(number, password)
-        assert response.status == 200 and response.url.path == "/inbox", await response.text()
-        match = CSRF_META.search(await response.text())
-        assert match, "the inbox page carries the CSRF token"
-        self.csrf = match.group(1)
-        return response
-
-    async def login_attempt(self, number: str, password: str, *, next_path: str = "",
-                            headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
-        form = await self.http.get(self.hub.url("/login"))
-        token = re.search(r'name="_csrf" value="([^"]+)"', await form.text())
-        assert token
-        query = f"?next={next_path}" if next_path else ""
-        return await self.http.post(self.hub.url(f"/login{query}"), headers=headers,
-                                    data={"_csrf": token.group(1), "number": number, "password": password})
-
-    async def get(self, path: str, **kw: object) -> aiohttp.ClientResponse:
-        return await self.http.get(self.hub.url(path), **kw)  # type: ignore[arg-type]
-
-    async def post(self, path: str, json: object = None, *, csrf: str | None = None,
-                   **kw: object) -> aiohttp.ClientResponse:
-        headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf} if csrf != "" else {}
-        return await self.http.post(self.hub.url(path), json=json, headers=headers, **kw)  # type: ignore[arg-type]
-
-    async def ws(self, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
-        origin = origin or f"http://{self.hub.server.host}:{self.hub.server.port}"
-        return await self.http.ws_connect(self.hub.url("/ws/agent"), origin=origin)
-
-    async def close(self) -> None:
-        await self.http.close()
-
-
-async def add_agent(core: HubCore, number: str, name: str, role: str = "agent", locale: str = "") -> Agent:
-    async with transaction(core.sessions) as s:
-        agent = Agent(number=number, name=name, role=role, locale=locale,
-                      password_hash=hash_password(PASSWORD))
-        s.add(agent)
-        await s.flush()
-        await s.refresh(agent)
-    return agent
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from babel.dates import format_date
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
-from conftest import Client, Hub
+from web_helpers import Client, Hub
 
 from hub.models import utcnow
 from hub.web.pages import LOCALE_DIR

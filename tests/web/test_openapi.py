@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Client, Hub
 from openapi_spec_validator import validate
+from web_helpers import Client, Hub
 
 from hub.web.api import api
 

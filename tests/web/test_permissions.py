@@ -9,8 +9,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import PASSWORD, Client, Hub
 from sqlalchemy import func, select
+from web_helpers import PASSWORD, Client, Hub
 
 from hub.models import Agent, Attachment, AuditEntry, Interaction, Message
 from hub.web.api import api

@@ -61,7 +61,8 @@ async function load(id, { focusReply = false } = {}) {
   $('#conversation-empty').hidden = true;
   $('#conversation').hidden = false;
   hooks.live.send({ type: 'watch', interaction_id: id });
-  loadCustomer(data.interaction.customer_id, id);
+  // Once closed, an agent no longer serves this customer: keep the panel as it was.
+  if (changed || data.interaction.status !== 'closed') loadCustomer(data.interaction.customer_id, id);
   markRead();
   if (focusReply && state.mayWrite) $('#reply-text').focus();
 }

@@ -1,0 +1,62 @@
+"""Helpers for end-to-end tests: a served hub to drive, and logging in through the form."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from hub.core import HubCore
+from hub.db import transaction
+from hub.ingest import IngestResult
+from hub.messages import InboundMessage
+from hub.models import Agent
+from hub.web.auth import hash_password
+
+PASSWORD = "correct horse 1"
+
+
+@dataclass
+class HubServer:
+    """A started hub behind a real HTTP server on 127.0.0.1."""
+
+    core: HubCore
+    server: TestServer
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def base_url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    async def add_agent(self, number: str, name: str, role: str = "agent", locale: str = "") -> Agent:
+        """An agent who can log in with ``PASSWORD``."""
+        async with transaction(self.core.sessions) as s:
+            agent = Agent(number=number, name=name, role=role, locale=locale,
+                          password_hash=hash_password(PASSWORD))
+            s.add(agent)
+            await s.flush()
+            await s.refresh(agent)
+        return agent
+
+    async def ingest(self, text: str, *, sender: str, channel: str = "web", thread_key: str = "",
+                     **extra: Any) -> IngestResult:
+        """A customer message, handed over as the channel plugin would."""
+        return await self.core.facade(channel).ingest(InboundMessage(
+            channel=channel, external_id=f"{channel}-{next(self._ids)}", sender=sender,
+            thread_key=thread_key or sender, text=text, **extra,
+        ))
+
+
+async def log_in(page: Any, hub_server: HubServer, number: str, password: str = PASSWORD) -> None:
+    """Log in through the login form and wait for the inbox to be live."""
+    await page.goto(hub_server.url("/login"))
+    await page.fill("#number", number)
+    await page.fill("#password", password)
+    await page.press("#password", "Enter")
+    await page.wait_for_url("**/inbox")
+    await page.wait_for_selector("#conn.conn-on")
