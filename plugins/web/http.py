@@ -133,7 +133,7 @@ class Endpoints:
             "Content-Type": ref.content_type,
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ref.filename)}",
             "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
+            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
         })
 
     @property

@@ -172,3 +172,24 @@ async def test_messages_over_the_rate_limit_are_refused_not_stored(chat: Chat) -
     error = await visitor.expect("error")
     assert error == {**error, "code": "rate_limited", "client_msg_id": third}
     assert await chat.count() == 2
+
+
+async def test_a_socket_that_never_says_hello_is_closed(chat: Chat) -> None:
+    chat.channel.config.hello_timeout = 0.2
+    visitor = await chat.visitor()
+    await visitor.open()
+    assert (await visitor.expect("error"))["code"] == "hello_timeout"
+    assert await visitor.closed() == protocol.CLOSE_POLICY
+
+
+async def test_a_visitor_too_slow_to_read_is_closed_with_1013_and_resumes(chat: Chat) -> None:
+    visitor = await chat.visitor()
+    await visitor.connect()
+    ack = await visitor.say("hello")
+    (conn,) = chat.channel.registry
+    for n in range(chat.channel.config.send_queue + 1):
+        conn.push({"type": "pong", "n": n})  # faster than any socket drains: the queue overflows
+    assert await visitor.closed() == aiohttp.WSCloseCode.TRY_AGAIN_LATER
+    welcome = await visitor.connect(last_seq=ack["seq"], conversation_id=ack["conversation_id"])
+    assert welcome["last_seq"] == 1
+    assert (await visitor.say("resumed"))["seq"] == 2
