@@ -57,9 +57,7 @@ class VisitorConnection:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.note("slow_client", "visitor %s is too slow; closing with 1013", self.visitor.id)
-            self.closing = True
-            self._writer.cancel()
-            self.hub_task(self.ws.close(code=protocol.CLOSE_TRY_LATER, message=b"too slow, resume"))
+            self._abort(protocol.CLOSE_TRY_LATER, "too slow, resume")
             return False
         return True
 
@@ -67,12 +65,19 @@ class VisitorConnection:
         """Close after the frames already queued (an error frame first, then the close)."""
         if self.closing:
             return
-        self.closing = True
         try:
             self._queue.put_nowait(_Close(code, reason))
+            self.closing = True
         except asyncio.QueueFull:
-            self._writer.cancel()
-            self.hub_task(self.ws.close(code=code, message=reason.encode()[:120]))
+            self._abort(code, reason)
+
+    def _abort(self, code: int, reason: str) -> None:
+        """Close now, dropping what is queued: the client resumes from its last seq anyway."""
+        self.closing = True
+        self._writer.cancel()
+        task = asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()[:120]))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     def note(self, code: str, msg: str, *args: Any, level: int = logging.WARNING) -> None:
         """Log one kind of trouble once per connection: a misbehaving client makes no storm."""
@@ -154,17 +159,16 @@ class VisitorConnection:
             self.push({"type": "status", "state": "closed" if payload["kind"] == "closed" else "open"})
 
     async def _write(self) -> None:
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, _Close):
-                await self.ws.close(code=item.code, message=item.reason.encode()[:120])
-                return
-            await self.ws.send_str(json.dumps(item, ensure_ascii=False))
-
-    def hub_task(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, _Close):
+                    await self.ws.close(code=item.code, message=item.reason.encode()[:120])
+                    return
+                await self.ws.send_str(json.dumps(item, ensure_ascii=False))
+        except ConnectionError:
+            # The visitor vanished mid-write; the reading side sees the close and cleans up.
+            self.closing = True
 
     async def finish(self) -> None:
         """Stop following the conversation and stop the writer; safe to call twice."""
@@ -180,6 +184,7 @@ class VisitorConnection:
 
 
 _background: set[asyncio.Task[Any]] = set()
+"""Fire-and-forget closes, referenced until done so they are not garbage-collected mid-way."""
 
 
 class VisitorRegistry:

@@ -1,66 +1,25 @@
-/* contacthub web chat frame: plain text only (textContent everywhere), resumable by seq. */
+/* contacthub web chat frame: the chat itself. Plain text only (textContent everywhere); resumes by seq. */
 (function () {
   "use strict";
   var BASE = location.origin + location.pathname.replace(/\/frame$/, "");
   var WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
     location.pathname.replace(/\/frame$/, "/ws");
-  var KEY = "contacthub.web";
-  var cfg = { catalog: {}, locale: "en", max_text: 2000, prechat: false, online: true };
-  var state = load();
+  var cfg = CH.cfg, t = CH.t, $ = CH.$, show = CH.show, uuid4 = CH.uuid4, formFields = CH.formFields;
+  var errorText = CH.errorText;
+  var state = CH.load();
   var ws = null, welcomed = false, attempt = 0, rendered = {}, typingOnAt = 0, typingTimer = null;
-  var readTimer = null, typingHide = null, timeFormat = null;
-  var $ = function (id) { return document.getElementById(id); };
+  var readTimer = null, typingHide = null;
 
-  function load() {
-    try {
-      var s = JSON.parse(localStorage.getItem(KEY) || "{}");
-      return { token: s.token || "", conversation_id: s.conversation_id || null,
-               last_seq: s.last_seq || 0, pending: s.pending || [] };
-    } catch (e) { return { token: "", conversation_id: null, last_seq: 0, pending: [] }; }
-  }
-  function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* private mode */ } }
-  function t(s) { return cfg.catalog[s] || s; }
-  function uuid4() {
-    var b = new Uint8Array(16);
-    crypto.getRandomValues(b);
-    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
-  function show(id) {
-    ["prechat", "offline", "chat"].forEach(function (x) { $(x).hidden = x !== id; });
-  }
   function setStatus(s) { $("chat-status").textContent = t(s); }
 
-  function translate() {
-    document.documentElement.lang = cfg.locale;
-    document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.dataset.i18n); });
-    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (el) {
-      el.placeholder = t(el.dataset.i18nPlaceholder);
-    });
-    document.querySelectorAll("[data-i18n-label]").forEach(function (el) {
-      el.setAttribute("aria-label", t(el.dataset.i18nLabel));
-    });
-    timeFormat = new Intl.DateTimeFormat(cfg.locale, { hour: "2-digit", minute: "2-digit" });
-  }
 
-  function post(path, body) {
-    return fetch(BASE + path, { method: "POST", headers: { "Content-Type": "application/json" },
-                                body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (d) { d.status = r.status; return d; }); });
-  }
 
-  function formFields(form) {
-    var out = {};
-    Array.prototype.forEach.call(form.elements, function (el) { if (el.name) { out[el.name] = el.value; } });
-    return out;
-  }
 
   function newSession(fields) {
-    return post("/session", fields).then(function (d) {
+    return CH.post(BASE + "/session", fields).then(function (d) {
       if (!d.token) { throw d; }
       state = { token: d.token, conversation_id: null, last_seq: 0, pending: state.pending };
-      save();
+      CH.save(state);
     });
   }
 
@@ -97,7 +56,7 @@
 
   function renew() {
     state = { token: "", conversation_id: null, last_seq: 0, pending: state.pending };
-    save(); clearLog();
+    CH.save(state); clearLog();
     if (cfg.prechat) { show("prechat"); } else { newSession({}).then(connect); }
   }
 
@@ -111,7 +70,7 @@
       attempt = 0;
       if (f.conversation_id !== state.conversation_id) { clearLog(); state.conversation_id = f.conversation_id; }
       state.last_seq = f.last_seq;
-      save();
+      CH.save(state);
       if (!welcomed) {
         welcomed = true;
         setStatus("Connected");
@@ -152,14 +111,6 @@
     pong: function () {}
   };
 
-  function errorText(code) {
-    var known = {
-      rate_limited: "You are sending messages too fast.", text_too_long: "This message is too long.",
-      file_too_large: "The file is too large.", file_type_refused: "This type of file is not accepted.",
-      empty_message: "Write a message first."
-    };
-    return t(known[code] || "Something went wrong. Please try again.");
-  }
 
   /* ---- rendering: textContent only ---- */
   function clearLog() {
@@ -199,7 +150,7 @@
     var meta = document.createElement("span");
     meta.className = "meta";
     var at = new Date(m.created_at);
-    meta.textContent = isNaN(at) ? "" : timeFormat.format(at);
+    meta.textContent = isNaN(at) ? "" : CH.timeFormat.format(at);
     el.appendChild(meta);
     var log = $("chat-log"), after = null;
     log.querySelectorAll(".msg[data-seq]").forEach(function (x) { if (!after && +x.dataset.seq > m.seq) { after = x; } });
@@ -208,7 +159,7 @@
     rendered[m.seq] = el;
     if (m.client_msg_id) { dropPending(m.client_msg_id); }
     state.last_seq = Math.max(state.last_seq, m.seq);
-    save();
+    CH.save(state);
     if (kind === "agent") { markRead(); $("chat-typing").hidden = true; }
   }
 
@@ -240,7 +191,7 @@
   function pendingOf(id) { return state.pending.filter(function (p) { return p.id === id; })[0]; }
   function dropPending(id) {
     state.pending = state.pending.filter(function (p) { return p.id !== id; });
-    save();
+    CH.save(state);
     var el = document.querySelector('#chat-log .pending[data-client-id="' + id + '"]');
     if (el) { el.remove(); }
   }
@@ -257,7 +208,7 @@
     if (!text.trim()) { return; }
     if (text.length > cfg.max_text) { note(errorText("text_too_long")); return; }
     var p = { id: uuid4(), text: text };
-    state.pending.push(p); save(); showPending(p);
+    state.pending.push(p); CH.save(state); showPending(p);
     input.value = "";
     send({ type: "message", client_msg_id: p.id, text: text });
     send({ type: "typing", state: "off" }); typingOnAt = 0;
@@ -296,7 +247,7 @@
     var form = $("offline"), fields = formFields(form);
     fields.client_msg_id = form.dataset.clientId || (form.dataset.clientId = uuid4());
     if (state.token) { fields.token = state.token; }
-    post("/offline", fields).then(function (d) {
+    CH.post(BASE + "/offline", fields).then(function (d) {
       if (d.status !== 201) { form.querySelector(".form-error").textContent = t(d.message || ""); return; }
       form.querySelector(".form-error").textContent = "";
       form.querySelector(".form-done").hidden = false;
@@ -324,8 +275,8 @@
     state.pending.forEach(showPending);
     var lang = encodeURIComponent((navigator.languages || [navigator.language]).join(","));
     fetch(BASE + "/config?lang=" + lang).then(function (r) { return r.json(); })
-      .then(function (c) { cfg = c; }, function () {})
-      .then(function () { translate(); begin(); });
+      .then(function (c) { cfg = CH.cfg = c; }, function () {})
+      .then(function () { CH.translate(); begin(); });
   }
 
   boot();

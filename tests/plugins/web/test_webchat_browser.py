@@ -104,3 +104,32 @@ async def test_the_widget_reconnects_and_resumes_without_losing_or_doubling(chat
     assert seqs == ["1", "2", "3"]
     assert await chat.count() == 2
     await page.close()
+
+
+async def test_prechat_then_a_file_typing_and_read_receipts(chat: Chat, browser: Any, tmp_path: Any) -> None:
+    chat.channel.config.prechat = True
+    chat.channel.config.prechat_required = ["name"]
+    page = await browser.new_page()
+    await page.goto(f"{chat.origin}/channels/web/demo")
+    await page.click("#contacthub-launcher")
+    frame = await (await page.wait_for_selector("iframe#contacthub-frame")).content_frame()
+    await frame.wait_for_selector("#prechat:not([hidden])")
+    await frame.fill("#prechat input[name=name]", "Li Lei")
+    await frame.fill("#prechat input[name=phone]", "+8613800138000")
+    await frame.fill("#prechat input[name=email]", "lilei@example.cn")
+    await frame.click("#prechat button[type=submit]")
+    await frame.wait_for_selector("#chat-status:has-text('Connected')")
+
+    picture = tmp_path / "meter.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(100))
+    await frame.set_input_files("#chat-file", str(picture))
+    sent = await frame.wait_for_selector('#chat-log .msg.visitor[data-seq="1"] button.file')
+    assert "meter.png" in await sent.text_content()
+
+    conversation = await wait_for(lambda: _conversation(chat), message="the conversation")
+    topic = f"interaction:{conversation}"
+    await chat.core.bus.publish(topic, {"event": "typing", "by": "agent", "state": "on", "name": "Alice"})
+    await frame.wait_for_selector("#chat-typing:not([hidden])")
+    await chat.core.bus.publish(topic, {"event": "read", "by": "agent", "up_to_seq": 1})
+    await frame.wait_for_selector('#chat-log .msg.visitor.read[data-seq="1"]')
+    await page.close()
