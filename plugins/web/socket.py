@@ -93,8 +93,10 @@ class VisitorSocket:
                           level=logging.INFO)
 
     async def _frame(self, conn: VisitorConnection, raw: str) -> None:
+        frame: protocol.Frame | None = None
         try:
-            await self._dispatch(conn, protocol.parse(raw, self.config.max_text))
+            frame = protocol.parse(raw, self.config.max_text)
+            await self._dispatch(conn, frame)
         except FrameError as err:
             conn.bad_frames += 1
             conn.note(err.code, "visitor %s: refused a frame: %s", conn.visitor.id, err.message,
@@ -105,7 +107,8 @@ class VisitorSocket:
         except Exception as err:
             # The database or the core failed: the client keeps the message and resends it.
             conn.note("unavailable", "visitor %s: serving a frame failed: %r", conn.visitor.id, err)
-            conn.push(protocol.error_frame("unavailable", "please try again shortly"))
+            client_msg_id = frame.client_msg_id if isinstance(frame, protocol.Message) else ""
+            conn.push(protocol.error_frame("unavailable", "please try again shortly", client_msg_id))
 
     async def _dispatch(self, conn: VisitorConnection, frame: protocol.Frame) -> None:
         if isinstance(frame, protocol.Message):

@@ -193,3 +193,26 @@ async def test_a_visitor_too_slow_to_read_is_closed_with_1013_and_resumes(chat: 
     welcome = await visitor.connect(last_seq=ack["seq"], conversation_id=ack["conversation_id"])
     assert welcome["last_seq"] == 1
     assert (await visitor.say("resumed"))["seq"] == 2
+
+
+async def test_a_failed_store_is_an_error_the_widget_retries_not_an_ack(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visitor = await chat.visitor()
+    await visitor.connect()
+    hub = chat.channel.hub
+    real_ingest = hub.ingest
+
+    async def database_away(msg: Any) -> Any:
+        raise OSError("database is away")
+
+    monkeypatch.setattr(hub, "ingest", database_away)
+    client_msg_id = str(uuid.uuid4())
+    await visitor.send(_msg("kept by the widget", client_msg_id))
+    error = await visitor.expect("error")
+    assert error == {**error, "code": "unavailable", "client_msg_id": client_msg_id}
+    assert not [f for f in visitor.seen if f["type"] == "ack"]
+
+    monkeypatch.setattr(hub, "ingest", real_ingest)
+    assert (await visitor.say("kept by the widget", client_msg_id))["seq"] == 1
+    assert await chat.count() == 1
