@@ -107,6 +107,25 @@ async def test_tabs_and_live_updates_follow_the_websocket(hub_server: HubServer,
     await page.keyboard.press("t")
     await expect(page.locator("#reply-text")).to_be_focused()
     await page.keyboard.press("Escape")
+
+    # u attaches a file; the reply carries it as a download link.
+    await expect(page.locator("#list")).to_be_focused()
+    await expect(page.locator("#tab-mine")).to_have_attribute("aria-selected", "true")
+    # Headless Chromium does not always report the picker that u opens, so the file is handed
+    # to the same input directly after the key press.
+    await page.keyboard.press("u")
+    await page.set_input_files(
+        "#reply-file", files=[{"name": "invoice.txt", "mimeType": "text/plain", "buffer": b"total 42"}])
+    await expect(page.locator("#reply-files .chip")).to_have_text("invoice.txt×")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("r")
+    await page.keyboard.type("Here is the invoice")
+    await page.keyboard.press("Control+Enter")
+    link = page.locator("#transcript .msg-out .msg-files a")
+    await expect(link).to_have_text("invoice.txt")
+    assert re.fullmatch(r"/api/files/\d+", await link.get_attribute("href") or "")
+
+    await page.keyboard.press("Escape")
     await page.keyboard.press("g")
     await page.keyboard.press("m")
     await expect(page.locator("#tab-mine")).to_have_attribute("aria-selected", "true")
@@ -121,7 +140,7 @@ async def test_tabs_and_live_updates_follow_the_websocket(hub_server: HubServer,
     await hub_server.ingest("hello again", sender="visitor-1")
     await expect(page.locator("#conn")).to_have_class("conn conn-on", timeout=10_000)
     await expect(page.locator("#transcript .msg-in")).to_have_count(3)
-    seqs = await page.locator("#transcript li").evaluate_all("nodes => nodes.map(n => n.dataset.seq)")
+    seqs = await page.locator("#transcript > li").evaluate_all("nodes => nodes.map(n => n.dataset.seq)")
     assert seqs == sorted(set(seqs), key=int)
 
     await page.keyboard.press("g")
