@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from sqlmodel.sql.sqltypes import AutoString
 from hub.models.base import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic keeps the running migration's context in module globals: one at a time per process.
+# Across processes, env.py takes a PostgreSQL advisory lock.
+_running = threading.Lock()
 
 
 def alembic_config(database_url: str) -> Config:
@@ -28,7 +32,8 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_sync(database_url: str, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (the newest by default); safe to repeat."""
-    command.upgrade(alembic_config(database_url), revision)
+    with _running:
+        command.upgrade(alembic_config(database_url), revision)
 
 
 async def upgrade(database_url: str, revision: str = "head") -> None:

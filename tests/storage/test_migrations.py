@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,19 @@ async def test_a_new_migration_is_written_in_plain_sqlalchemy_types(tmp_path: Pa
     assert "UTCDateTime" not in code and "AutoString" not in code
     assert "sqlite_where=sa.text('closed_at IS NULL')" in code
     assert "postgresql_where=sa.text('closed_at IS NULL')" in code
+
+
+async def test_hubs_starting_together_migrate_one_after_the_other(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serves one node; `contacthub run` migrates before it starts workers")
+    script = f"from hub.migrate import upgrade_sync; upgrade_sync({database_url!r})"
+    hubs = [await asyncio.create_subprocess_exec(sys.executable, "-c", script) for _ in range(3)]
+
+    assert [await hub.wait() for hub in hubs] == [0, 0, 0]
+    assert await run_sync(database_url, schema_differences) == []
+
+
+async def test_upgrades_in_one_process_take_turns(database_url: str) -> None:
+    await asyncio.gather(*(upgrade(database_url) for _ in range(3)))
+
+    assert await run_sync(database_url, schema_differences) == []
