@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hub import inbox
+from hub.db import transaction
 from hub.errors import InvalidRequest, NotFound, PermissionDenied
 from hub.history import customer_panel, messages_after
 from hub.messages import AttachmentRef
-from hub.db import transaction
 from hub.models import Agent, AgentRole, Attachment, Interaction, Message
 from hub.outbound import send_message
 from hub.web.access import require
