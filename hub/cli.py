@@ -178,7 +178,8 @@ def cmd_worker(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _worker_command(settings: Settings) -> list[str]:
     return [sys.executable, "-W", "ignore::UserWarning:celery.platforms", "-m", "celery",
-            "-A", "hub.tasks:celery", "--quiet", "worker", "--beat", "--pool", "solo", "--loglevel", "warning",
+            "-A", "hub.tasks:celery", "--quiet", "worker", "--beat", "--pool", "solo",
+            "--loglevel", "warning",
             "--schedule", str(settings.data_dir / "celerybeat-schedule")]
 
 
@@ -270,3 +271,7 @@ def _redact(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

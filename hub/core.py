@@ -18,6 +18,7 @@ from hub.events import (
     InteractionEvent,
     MessageEvent,
     RedisEventBus,
+    RelayEventBus,
     TicketEvent,
     event_dict,
 )
@@ -141,18 +142,21 @@ class HubCore:
         await self.bus.publish("inbox", payload)
         await self.bus.publish(f"interaction:{event.interaction_id}", payload)
 
-    async def message_event(self, event: MessageEvent) -> None:
+    async def message_event(self, event: MessageEvent, message: dict[str, Any] | None = None) -> None:
         """Hooks hear of it; the conversation's watchers get the whole message (they were
-        allowed to watch it), the shared inbox topic only ids."""
+        allowed to watch it), the shared inbox topic only ids. ``message`` is the stored
+        message as ``hub.history.message_dict`` gives it, when the caller has it at hand."""
         await call_all(self.pm, "hub_on_message", event=event)
         payload = event_dict(event)
         await self.bus.publish("inbox", payload)
         if event.kind in ("inbound", "outbound"):
-            from hub.history import messages_after
+            if message is None:
+                from hub.history import messages_after
 
-            async with self.sessions() as s:
-                found = await messages_after(s, event.interaction_id, event.seq - 1, limit=1)
-            payload = {**payload, "message": found[0] if found else None}
+                async with self.sessions() as s:
+                    found = await messages_after(s, event.interaction_id, event.seq - 1, limit=1)
+                message = found[0] if found else None
+            payload = {**payload, "message": message}
         await self.bus.publish(f"interaction:{event.interaction_id}", payload)
 
     async def ticket_event(self, event: TicketEvent) -> None:

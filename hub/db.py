@@ -18,7 +18,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine tuned for the backend: SQLite gets WAL, a busy timeout and immediate
     write transactions, so concurrent writers queue instead of failing with 'locked'."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # SQLite has one writer at a time. One pooled connection per process makes writers
+        # queue in asyncio, in order, instead of sleeping in SQLite's busy handler.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=60, **kwargs)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)

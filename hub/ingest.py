@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import insert_for, transaction
 from hub.events import InteractionEvent, MessageEvent
+from hub.history import message_dict
 from hub.messages import InboundMessage
 from hub.models import (
     Attachment,
@@ -60,7 +61,7 @@ async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
     """
     for attempt in range(3):
         try:
-            result = await _store(core, msg)
+            result, stored, queue = await _store(core, msg)
             break
         except _AlreadyStored:
             return await _existing(core, msg)
@@ -69,37 +70,64 @@ async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
             # before us; the retry sees its row.
             if attempt == 2:
                 raise
-    await _announce(core, msg, result)
+    await _announce(core, msg, result, stored, queue)
     return result
 
 
-async def _store(core: HubCore, msg: InboundMessage) -> IngestResult:
+async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict[str, Any], str]:
     async with transaction(core.sessions) as s:
-        customer_id = await _customer_for(core, s, msg)
-        interaction, new = await _open_interaction(core, s, msg, customer_id)
-        seq = await next_seq(s, interaction.id)
+        # Most messages continue an open conversation: one statement finds it, takes the
+        # next seq and names the customer, with no identity lookup at all.
+        thread = await _continue_thread(s, msg)
+        if thread is not None:
+            interaction_id, customer_id, seq, queue = thread
+            new = False
+            if msg.identities:
+                await _remember(s, customer_id, list(msg.identities))
+        else:
+            customer_id = await _customer_for(core, s, msg)
+            interaction_id, queue = await _open_interaction(core, s, msg, customer_id)
+            seq, new = 1, True
+        message = Message(
+            interaction_id=interaction_id, channel=msg.channel, external_id=msg.external_id,
+            seq=seq, direction="in", author_type="customer", author_name=msg.sender_name,
+            text=msg.text, created_at=utcnow(),
+        )
         inserted = await s.execute(
             insert_for(s, Message)
-            .values(
-                interaction_id=interaction.id, channel=msg.channel, external_id=msg.external_id,
-                seq=seq, direction="in", author_type="customer", author_name=msg.sender_name,
-                text=msg.text, created_at=utcnow(),
-            )
+            .values(**message.model_dump(exclude={"id"}))
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
             .returning(Message.id)
         )
-        message_id = inserted.scalar_one_or_none()
-        if message_id is None:
+        message.id = inserted.scalar_one_or_none()
+        if message.id is None:
             raise _AlreadyStored
-        for ref in msg.attachments:
-            s.add(Attachment(sha256=ref.sha256, filename=ref.filename,
-                             content_type=ref.content_type, size=ref.size,
-                             message_id=message_id, uploaded_by=f"{msg.channel}:{msg.sender}"))
+        attachments = [
+            Attachment(sha256=ref.sha256, filename=ref.filename, content_type=ref.content_type,
+                       size=ref.size, message_id=message.id, uploaded_by=f"{msg.channel}:{msg.sender}")
+            for ref in msg.attachments
+        ]
+        s.add_all(attachments)
         if new:
-            s.add(HistoryEntry(customer_id=customer_id, interaction_id=interaction.id,
+            s.add(HistoryEntry(customer_id=customer_id, interaction_id=interaction_id,
                                channel=msg.channel, kind="opened",
                                summary=(msg.subject or msg.text)[:200]))
-        return IngestResult(message_id, interaction.id, customer_id, seq, True, new)
+        if attachments:
+            await s.flush()
+        result = IngestResult(message.id, interaction_id, customer_id, seq, True, new)
+        return result, message_dict(message, attachments), queue
+
+
+async def _continue_thread(s: AsyncSession, msg: InboundMessage) -> tuple[int, int, int, str] | None:
+    """(interaction id, customer id, seq, queue) when the thread has an open interaction."""
+    row = (await s.execute(
+        update(Interaction)
+        .where(Interaction.channel == msg.channel, Interaction.thread_key == msg.thread_key,
+               Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+        .values(last_seq=Interaction.last_seq + 1, updated_at=utcnow())
+        .returning(Interaction.id, Interaction.customer_id, Interaction.last_seq, Interaction.queue)
+    )).one_or_none()
+    return None if row is None else (row.id, row.customer_id, row.last_seq, row.queue)
 
 
 async def next_seq(s: AsyncSession, interaction_id: int | None) -> int:
@@ -146,19 +174,27 @@ async def _customer_for(core: HubCore, s: AsyncSession, msg: InboundMessage) -> 
     elif msg.sender_name:
         await s.execute(update(Customer).where(Customer.id == customer_id, Customer.name == "")
                         .values(name=msg.sender_name))
-    for n, (kind, address) in enumerate(identities):
-        claimed = (await s.execute(
+    assert customer_id is not None
+    claimed = await _remember(s, int(customer_id), identities)
+    if not claimed[0] and not sender_known:
+        # Two first contacts from one address both found no identity (PostgreSQL lets
+        # them read before either commits); the loser must not keep a second customer.
+        raise _AddressClaimed
+    return int(customer_id)
+
+
+async def _remember(s: AsyncSession, customer_id: int, identities: list[tuple[str, str]]) -> list[bool]:
+    """Store each (kind, address) for the customer unless it is known; True where stored now."""
+    claimed = []
+    for kind, address in identities:
+        row = (await s.execute(
             insert_for(s, CustomerIdentity)
             .values(customer_id=customer_id, kind=kind, address=address, created_at=utcnow())
             .on_conflict_do_nothing(index_elements=["kind", "address"])
             .returning(CustomerIdentity.id)
         )).scalar_one_or_none()
-        if n == 0 and claimed is None and not sender_known:
-            # Two first contacts from one address both found no identity (PostgreSQL lets
-            # them read before either commits); the loser must not keep a second customer.
-            raise _AddressClaimed
-    assert customer_id is not None
-    return int(customer_id)
+        claimed.append(row is not None)
+    return claimed
 
 
 async def _identity_owner(s: AsyncSession, kind: str, address: str) -> int | None:
@@ -170,21 +206,17 @@ async def _identity_owner(s: AsyncSession, kind: str, address: str) -> int | Non
 
 async def _open_interaction(
     core: HubCore, s: AsyncSession, msg: InboundMessage, customer_id: int
-) -> tuple[Interaction, bool]:
-    found = (await s.execute(
-        select(Interaction).where(Interaction.channel == msg.channel,
-                                  Interaction.thread_key == msg.thread_key,
-                                  Interaction.closed_at.is_(None))  # type: ignore[union-attr]
-    )).scalar_one_or_none()
-    if found is not None:
-        return found, False
+) -> tuple[int, str]:
+    """A new interaction holding this first message (seq 1). If a concurrent ingest opened
+    one for the same thread first, the partial unique index refuses this one and the
+    caller's retry continues that thread instead."""
     interaction = Interaction(customer_id=customer_id, channel=msg.channel,
                               thread_key=msg.thread_key, subject=msg.subject[:300],
-                              status=InteractionStatus.QUEUED)
+                              status=InteractionStatus.QUEUED, last_seq=1)
     s.add(interaction)
     await s.flush()
     interaction.queue = await _pick_queue(core, interaction, msg)
-    return interaction, True
+    return int(interaction.id or 0), interaction.queue
 
 
 async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
@@ -200,16 +232,14 @@ async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessa
     return msg.channel if msg.channel in core.queue_names else "default"
 
 
-async def _announce(core: HubCore, msg: InboundMessage, result: IngestResult) -> None:
+async def _announce(
+    core: HubCore, msg: InboundMessage, result: IngestResult, stored: dict[str, Any], queue: str
+) -> None:
     """After the commit: hooks and live screens hear of the new message."""
     if result.new_interaction:
-        async with core.sessions() as s:
-            interaction = await s.get(Interaction, result.interaction_id)
-        assert interaction is not None
         await core.interaction_event(InteractionEvent(
-            "opened", result.interaction_id, msg.channel, result.customer_id,
-            queue=interaction.queue,
+            "opened", result.interaction_id, msg.channel, result.customer_id, queue=queue,
         ))
     await core.message_event(MessageEvent(
         "inbound", result.message_id, result.interaction_id, msg.channel, result.seq,
-    ))
+    ), stored)

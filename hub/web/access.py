@@ -84,11 +84,8 @@ async def _check_csrf(request: web.Request, login: Login | None) -> None:
     if given is None and request.content_type in ("application/x-www-form-urlencoded",
                                                   "multipart/form-data"):
         given = str((await request.post()).get("_csrf", ""))
-    if login is not None:
-        expected = login.csrf_token
-    else:
-        # Before login the token is a random value double-submitted as cookie and field.
-        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    # Before login the token is a random value double-submitted as cookie and form field.
+    expected = login.csrf_token if login is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not csrf_ok(expected, given):
         raise InvalidRequest("csrf_failed",
                              "the form has expired or came from another site; reload the page",
