@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -20,11 +22,39 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         # SQLite has one writer at a time. One pooled connection per process makes writers
         # queue in asyncio, in order, instead of sleeping in SQLite's busy handler.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                     pool_timeout=60, **kwargs)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+                                     async_creator=_inline_sqlite(make_url(url).database or ""), **kwargs)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with statements run on the event loop's own thread.
+
+    A statement on a local SQLite file takes tens of microseconds; handing each one to a
+    worker thread and back costs far more (often a millisecond under load), and the single
+    embedded connection is held for all of it. Running inline blocks the loop only for the
+    statement itself. Lock waits stay short: this process has one connection, and other
+    processes (the Celery worker, the CLI) hold the write lock for milliseconds.
+    """
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _inline_sqlite(path: str) -> Any:
+    async def connect() -> aiosqlite.Connection:
+        def connector() -> sqlite3.Connection:
+            # Made on aiosqlite's thread, used on the loop's: one user at a time, never two.
+            return sqlite3.connect(path, timeout=5, check_same_thread=False)
+
+        connection = _InlineConnection(connector, iter_chunk_size=64)
+        connection._thread.daemon = True
+        return await connection
+    return connect
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -36,7 +66,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

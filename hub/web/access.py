@@ -18,6 +18,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Channel webhooks, the chat widget and the worker relay authenticate with their own
 # signatures and tokens and are not called from agents' pages; agents' pages and API are.
 NO_SESSION_PREFIXES = ("/channels/", "/internal/")
+LOGIN: web.RequestKey[Login | None] = web.RequestKey("login", Login)
 
 
 class NotLoggedIn(InvalidRequest):
@@ -26,7 +27,7 @@ class NotLoggedIn(InvalidRequest):
 
 
 def login_of(request: web.Request) -> Login | None:
-    return request.get("login")
+    return request.get(LOGIN)
 
 
 def require(request: web.Request, role: AgentRole = AgentRole.AGENT) -> Agent:
@@ -73,7 +74,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.path.startswith(NO_SESSION_PREFIXES):
         return await handler(request)
     login = await load_login(request.app[CORE], request)
-    request["login"] = login
+    request[LOGIN] = login
     if request.method in UNSAFE:
         await _check_csrf(request, login)
     return await handler(request)
