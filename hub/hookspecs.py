@@ -62,7 +62,8 @@ def hub_pick_queue(hub: Hub, interaction: dict[str, Any], message: InboundMessag
 
 @hookspec
 def hub_on_interaction(event: InteractionEvent) -> None:
-    """Observe an interaction's life: opened, assigned, closed (with its disposition).
+    """Observe an interaction's life: ``opened``, ``assigned``, ``followup`` (set aside to be
+    answered later, e.g. a chat left while nobody was online), ``closed`` (with its disposition).
 
     Called after the change is committed, for every plugin; the return value is ignored.
     May be async. Slow work belongs in a background job, not here.
