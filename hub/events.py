@@ -14,7 +14,7 @@ log = logging.getLogger("contacthub.events")
 
 @dataclass(frozen=True, slots=True)
 class InteractionEvent:
-    """An interaction changed: ``kind`` is opened, assigned, released, followup, or closed."""
+    """An interaction changed: ``kind`` is opened, assigned, followup, or closed."""
 
     kind: str
     interaction_id: int
