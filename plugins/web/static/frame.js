@@ -166,7 +166,7 @@
   function fileButton(a) {
     var b = document.createElement("button");
     b.type = "button"; b.className = "file";
-    b.textContent = "\uD83D\uDCCE " + a.filename;
+    b.textContent = "\u2193 " + a.filename;
     b.addEventListener("click", function () {
       fetch(BASE + "/files/" + encodeURIComponent(a.sha256), { headers: { Authorization: "Bearer " + state.token } })
         .then(function (r) { if (!r.ok) { throw r; } return r.blob(); })

@@ -13,13 +13,28 @@
     Object.keys(rules).forEach(function (k) { el.style[k] = rules[k]; });
   }
 
+  function bubbleIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function mount() {
     var button = document.createElement("button");
     button.id = "contacthub-launcher";
     button.type = "button";
     button.setAttribute("aria-label", "Chat");
     button.setAttribute("aria-expanded", "false");
-    button.textContent = "\uD83D\uDCAC";
+    // An SVG, not an emoji: the host page may have no emoji font.
+    button.appendChild(bubbleIcon());
     style(button, {
       position: "fixed", right: "20px", bottom: "20px", width: "56px", height: "56px",
       borderRadius: "50%", border: "0", background: "#1f5fbf", color: "#fff", fontSize: "24px",
