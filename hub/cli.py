@@ -61,21 +61,37 @@ def _parser() -> argparse.ArgumentParser:
                      help="do not start a Celery worker (run `contacthub worker` elsewhere)")
     run.set_defaults(func=cmd_run)
 
-    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
-    sub.add_parser("plugins", help="list loaded plugins, their channels and the channels' health"
+    sub.add_parser("migrate", help="bring the database schema up to date",
+                   description="Apply the database migrations that have not run yet (safe to repeat; "
+                               "`run` does this too). The database is the database_url setting."
+                   ).set_defaults(func=cmd_migrate)
+    sub.add_parser("plugins", help="list loaded plugins, their channels and the channels' health",
+                   description="Load the installed plugins as `run` would, start their channels "
+                               "briefly, and print each plugin's hooks and each channel's health."
                    ).set_defaults(func=cmd_plugins)
-    sub.add_parser("worker", help="run a Celery worker with beat for background jobs"
+    sub.add_parser("worker", help="run a Celery worker with beat for background jobs",
+                   description="Run a Celery worker with beat in the foreground: the idle-chat close "
+                               "job and other background jobs. `run` starts one unless --no-worker; "
+                               "start this next to `run --no-worker` processes."
                    ).set_defaults(func=cmd_worker)
 
-    demo = sub.add_parser("demo", help="load or remove the demo organisation")
-    demo.add_argument("action", choices=["load", "remove"])
+    demo = sub.add_parser("demo", help="load or remove the demo organisation",
+                          description="load: add demo agents (1001.. with password demo-<number>), "
+                                      "queues and customers with history, once. remove: delete all of "
+                                      "it; real customers and their conversations stay.")
+    demo.add_argument("action", choices=["load", "remove"], help="load or remove")
     demo.set_defaults(func=cmd_demo)
 
-    agent = sub.add_parser("agent", help="add an agent or set an agent's password")
-    agent.add_argument("action", choices=["add", "passwd"])
+    agent = sub.add_parser("agent", help="add an agent or set an agent's password",
+                           description="add: create an agent who logs in with NUMBER and a password "
+                                       "(at least 8 characters). passwd: set an existing agent's "
+                                       "password. The password is prompted for, or read from standard "
+                                       "input with --password-stdin.")
+    agent.add_argument("action", choices=["add", "passwd"], help="add an agent or set a password")
     agent.add_argument("number", help="the agent number people log in with")
     agent.add_argument("--name", default="", help="display name (add)")
-    agent.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"])
+    agent.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin"],
+                       help="what the agent may do (add; default agent)")
     agent.add_argument("--password-stdin", action="store_true",
                        help="read the password from standard input instead of prompting")
     agent.set_defaults(func=cmd_agent)
@@ -197,6 +213,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from hub.web.app import create_app
 
     first_logins = asyncio.run(_prepare(settings, load_demo_data=not args.no_demo))
+    # Until the server installs its own handlers, a SIGTERM must still reach the finally
+    # below, or the worker started here would outlive the hub.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     worker = None if args.no_worker else subprocess.Popen(
         _worker_command(settings), env=_child_env(settings))
     try:
@@ -212,6 +231,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 async def _prepare(settings: Settings, *, load_demo_data: bool) -> list[tuple[str, str, str]]:

@@ -33,7 +33,8 @@ class Settings(BaseModel):
             "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
         ]
     )
-    chat_idle_close_minutes: int = 30
+    chat_idle_close_minutes: float = Field(default=30, gt=0)
+    chat_idle_sweep_seconds: float = Field(default=60, gt=0)
     chat_idle_close_text: str = (
         "This chat was closed after a period of inactivity. Write again any time. / "
         "由于长时间没有新消息，本次会话已结束，欢迎随时再次咨询。"

@@ -20,7 +20,6 @@ from hub.outbound import send_message
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("contacthub.tasks")
-IDLE_SWEEP_SECONDS = 60.0
 
 
 def celery_app(settings: Settings) -> Celery:
@@ -34,7 +33,9 @@ def celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         timezone="UTC",
         beat_schedule={
-            "close-idle-chats": {"task": "hub.close_idle_chats", "schedule": IDLE_SWEEP_SECONDS},
+            "close-idle-chats": {
+                "task": "hub.close_idle_chats", "schedule": settings.chat_idle_sweep_seconds,
+            },
         },
     )
     app.task(name="hub.close_idle_chats")(close_idle_chats)
@@ -92,15 +93,27 @@ async def idle_chat_ids(core: HubCore) -> list[int]:
 
 
 async def close_if_idle(core: HubCore, interaction_id: int) -> bool:
+    """Send the closing text and close the chat, if it is still open and idle; True if closed."""
     cutoff = utcnow() - timedelta(minutes=core.settings.chat_idle_close_minutes)
     async with core.sessions() as s:
         interaction = await s.get(Interaction, interaction_id)
-    if interaction is None or interaction.closed_at is not None or interaction.updated_at >= cutoff:
+        if interaction is None or interaction.closed_at is not None:
+            return False
+        last_seq = interaction.last_seq
+        last = (await s.execute(select(Message.external_id).where(
+            Message.interaction_id == interaction_id, Message.seq == last_seq))).scalar_one_or_none()
+    # The closing message's client id names the interaction and the message it follows: a
+    # retried task finds it already stored instead of sending it twice, and a chat that
+    # came back to life after a closing message gets a fresh one when it goes quiet again.
+    prefix = f"idle-close-{interaction_id}-"
+    if last is not None and last.startswith(f"out:{prefix}"):
+        closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
+                                        author_type="system", client_id=last.removeprefix("out:"))
+    elif interaction.updated_at >= cutoff:
         return False
-    # The closing message's client id is fixed per interaction, so a retried task finds it
-    # already stored instead of sending it twice.
-    closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
-                                    author_type="system", client_id=f"idle-close-{interaction_id}")
+    else:
+        closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
+                                        author_type="system", client_id=f"{prefix}{last_seq}")
     async with transaction(core.sessions) as s:
         interaction = await s.get(Interaction, interaction_id)
         closing = await s.get(Message, closing_id)
