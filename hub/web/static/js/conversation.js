@@ -186,7 +186,8 @@ function formatSize(bytes) {
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
   return new Intl.NumberFormat(locale.replace('_', '-'), {
-    style: 'unit', unit: units[unit], unitDisplay: 'short', maximumFractionDigits: 1,
+    // "727 bytes" reads better than the short "727 byte"; "1.2 kB" is fine short.
+    style: 'unit', unit: units[unit], unitDisplay: unit === 0 ? 'long' : 'short', maximumFractionDigits: 1,
   }).format(value);
 }
 

@@ -10,6 +10,12 @@ export function channelLabel(channel) {
   return labels[channel] || channel;
 }
 
+/** The kind of an address a customer is known by: an address kind, or a channel's name. */
+export function identityLabel(kind) {
+  const labels = { phone: _('Phone number'), email: _('Email address') };
+  return labels[kind] || channelLabel(kind);
+}
+
 const CHANNEL_MARKS = { web: 'WEB', email: 'MAIL', sms: 'SMS', voice: 'TEL', wechat: 'WX', fax: 'FAX', telegram: 'TG' };
 
 export function channelMark(channel) {

@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { $, clear, h } from './dom.js';
 import { _, formatDate, formatDateTime } from './i18n.js';
-import { channelLabel, channelMark, statusLabel, tierLabel } from './labels.js';
+import { channelLabel, channelMark, identityLabel, statusLabel, tierLabel } from './labels.js';
 import { showError } from './toast.js';
 
 let shownFor = null;
@@ -27,7 +27,7 @@ export async function loadCustomer(customerId, currentInteractionId) {
   $('#cust-region').textContent = panel.region || '—';
   $('#cust-since').textContent = formatDate(panel.since);
   clear($('#cust-identities')).append(...panel.identities.map((i) => h('li', {},
-    h('span', { class: 'id-kind', text: channelLabel(i.kind) }), ' ',
+    h('span', { class: 'id-kind', text: identityLabel(i.kind) }), ' ',
     h('span', { class: 'id-address', text: i.address }))));
   const history = clear($('#cust-history'));
   if (!panel.interactions.length) history.append(h('li', { class: 'empty', text: _('No earlier contacts.') }));
