@@ -133,15 +133,23 @@ async def _continue_thread(s: AsyncSession, msg: InboundMessage) -> tuple[int, i
     return None if row is None else (row.id, row.customer_id, row.last_seq, row.queue)
 
 
-async def next_seq(s: AsyncSession, interaction_id: int | None) -> int:
-    """Take the interaction's next message number; the row lock orders concurrent writers."""
+async def next_seq(s: AsyncSession, interaction_id: int | None, after_seq: int | None = None) -> int:
+    """Take the interaction's next message number; the row lock orders concurrent writers.
+
+    With ``after_seq``, only if the last message is still that one; ``LookupError`` if not.
+    """
+    t = INTERACTIONS.c
+    where = [t.id == interaction_id]
+    if after_seq is not None:
+        where.append(t.last_seq == after_seq)
     result = await s.execute(
-        update(Interaction)
-        .where(Interaction.id == interaction_id)
-        .values(last_seq=Interaction.last_seq + 1, updated_at=utcnow())
-        .returning(Interaction.last_seq)
+        update(INTERACTIONS).where(*where)
+        .values(last_seq=t.last_seq + 1, updated_at=utcnow()).returning(t.last_seq)
     )
-    return int(result.scalar_one())
+    seq = result.scalar_one_or_none()
+    if seq is None:
+        raise LookupError(f"interaction {interaction_id} has moved past seq {after_seq}")
+    return int(seq)
 
 
 async def _existing(core: HubCore, msg: InboundMessage) -> IngestResult:

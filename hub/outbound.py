@@ -27,19 +27,21 @@ log = logging.getLogger("contacthub.outbound")
 async def send_message(
     core: HubCore, interaction_id: int, text: str, *, agent_id: int | None = None,
     author_name: str = "", author_type: str = "agent", client_id: str = "",
-    attachments: tuple[AttachmentRef, ...] = (),
+    attachments: tuple[AttachmentRef, ...] = (), after_seq: int | None = None,
 ) -> int:
     """Store an outbound message (once per ``client_id``) and deliver it in the background.
 
     Returns the message id. A replay with the same ``client_id`` returns the first id and
-    sends nothing again.
+    sends nothing again. With ``after_seq`` the message is stored only while it directly
+    follows that message (a job deciding on what it saw), else ``interaction_moved`` (409).
     """
     if not text.strip() and not attachments:
         raise InvalidRequest("empty_message", "write a message or attach a file")
     external_id = f"out:{client_id or uuid.uuid4()}"
     try:
         message_id, channel, seq = await _store(
-            core, interaction_id, external_id, text, agent_id, author_name, author_type, attachments
+            core, interaction_id, external_id, text, agent_id, author_name, author_type, attachments,
+            after_seq,
         )
     except _AlreadyStored as replay:
         return replay.message_id
@@ -59,13 +61,17 @@ class _AlreadyStored(Exception):
 
 async def _store(
     core: HubCore, interaction_id: int, external_id: str, text: str, agent_id: int | None,
-    author_name: str, author_type: str, attachments: tuple[AttachmentRef, ...],
+    author_name: str, author_type: str, attachments: tuple[AttachmentRef, ...], after_seq: int | None,
 ) -> tuple[int, str, int]:
     async with transaction(core.sessions) as s:
         interaction = await s.get(Interaction, interaction_id)
         if interaction is None or interaction.status == InteractionStatus.CLOSED:
             raise InvalidRequest("interaction_closed", "this conversation is closed", status=409)
-        seq = await next_seq(s, interaction_id)
+        try:
+            seq = await next_seq(s, interaction_id, after_seq)
+        except LookupError as err:
+            raise InvalidRequest("interaction_moved", "the conversation has new messages",
+                                 status=409) from err
         message_id = (await s.execute(
             insert_for(s, Message).values(
                 interaction_id=interaction_id, channel=interaction.channel,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hub.core import HubCore, create_hub
 from hub.db import transaction
+from hub.errors import InvalidRequest
 from hub.events import InteractionEvent
 from hub.inbox import close_row
 from hub.models import Interaction, InteractionStatus, Message, utcnow
@@ -112,8 +113,15 @@ async def close_if_idle(core: HubCore, interaction_id: int) -> bool:
     elif interaction.updated_at >= cutoff:
         return False
     else:
-        closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
-                                        author_type="system", client_id=f"{prefix}{last_seq}")
+        try:
+            # after_seq: stored only if the customer has not written since we looked.
+            closing_id = await send_message(core, interaction_id, core.settings.chat_idle_close_text,
+                                            author_type="system", client_id=f"{prefix}{last_seq}",
+                                            after_seq=last_seq)
+        except InvalidRequest as err:
+            if err.error_id in ("interaction_moved", "interaction_closed"):
+                return False
+            raise
     async with transaction(core.sessions) as s:
         interaction = await s.get(Interaction, interaction_id)
         closing = await s.get(Message, closing_id)

@@ -107,3 +107,16 @@ async def test_the_channel_result_is_recorded(database_url: str, make_hub: objec
     assert (sent.delivery_status, sent.provider_id, sent.delivery_error) == ("sent", "smsc-2", "")
     assert (bounced.delivery_status, bounced.delivery_error) == ("failed", "number does not exist")
     assert [out.text for out in core.channels["sms"].sent] == ["hello"]  # type: ignore[attr-defined]
+
+
+async def test_a_reply_decided_on_a_stale_transcript_is_refused(hub_core: HubCore) -> None:
+    thread = await ingest(hub_core, inbound("mo-1"))
+    await ingest(hub_core, inbound("mo-2"))
+
+    with pytest.raises(InvalidRequest) as refused:
+        await send_message(hub_core, thread.interaction_id, "bye", after_seq=thread.seq)
+    fresh = await send_message(hub_core, thread.interaction_id, "bye", after_seq=thread.seq + 1)
+
+    assert refused.value.error_id == "interaction_moved"
+    replies = await rows(hub_core, Message, Message.direction == "out")
+    assert [(m.id, m.seq) for m in replies] == [(fresh, 3)]
