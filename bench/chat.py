@@ -135,6 +135,7 @@ class Agent:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.task: asyncio.Task[None] | None = None
         self.inbox_events = 0
+        self.csrf = ""
 
     async def login(self) -> None:
         async with self.http.get(f"{self.base}/login") as resp:
@@ -143,6 +144,16 @@ class Agent:
         async with self.http.post(f"{self.base}/login", allow_redirects=False, data={
             "number": self.number, "password": PASSWORD, "_csrf": token.group(1)}) as resp:
             assert resp.status == 302, f"login failed: {resp.status} {await resp.text()}"
+        async with self.http.get(f"{self.base}/inbox") as resp:
+            found = re.search(r'name="csrf-token" content="([^"]+)"', await resp.text())
+        assert found, "inbox page has no CSRF token"
+        self.csrf = found.group(1)
+
+    async def take(self, interaction_id: int) -> None:
+        """Take the conversation, as an agent does before answering it."""
+        async with self.http.post(f"{self.base}/api/interactions/{interaction_id}/take",
+                                  headers={"X-CSRF-Token": self.csrf}) as resp:
+            assert resp.status == 200, f"take failed: {resp.status} {await resp.text()}"
 
     async def connect(self) -> None:
         self.ws = await self.http.ws_connect(f"{self.base}/ws/agent", origin=self.base, heartbeat=None)
@@ -155,10 +166,12 @@ class Agent:
     async def read(self) -> None:
         assert self.ws is not None
         async for msg in self.ws:
-            frame = json.loads(msg.data)
-            if frame.get("type") == "inbox":
+            # Every agent gets every inbox event; skip parsing those, so the load generator
+            # (on the same machine) does not become what is measured.
+            if msg.data.startswith('{"type": "inbox"'):
                 self.inbox_events += 1
                 continue
+            frame = json.loads(msg.data)
             message = frame.get("message") if frame.get("type") == "interaction" else None
             if not message or message.get("direction") != "in":
                 continue
@@ -198,9 +211,8 @@ class Customer:
     async def read(self) -> None:
         assert self.ws is not None
         async for msg in self.ws:
-            frame = json.loads(msg.data)
-            if frame.get("type") in ("ack", "error"):
-                await self.acks.put(frame)
+            if msg.data.startswith(('{"type": "ack"', '{"type": "error"')):
+                await self.acks.put(json.loads(msg.data))
 
     async def say(self, text: str) -> dict[str, Any]:
         assert self.ws is not None
@@ -231,9 +243,10 @@ async def run_hub_load(base: str, chats: int, agents: int, messages: int, rate: 
     async with aiohttp.ClientSession(connector=connector) as http:
         customers = [Customer(base, http, sent_at) for _ in range(chats)]
         await gather_limited([c.connect() for c in customers], 100)
-        # Each chat's first message opens its interaction; its agent then watches it.
+        # Each chat's first message opens its interaction; its agent takes it and watches it.
         await gather_limited([c.say(f"hello {i}") for i, c in enumerate(customers)], 100)
         for i, c in enumerate(customers):
+            await staff[i % agents].take(int(c.conversation_id or 0))
             await staff[i % agents].watch(int(c.conversation_id or 0))
         await asyncio.sleep(1.0)
         sent_at.clear()

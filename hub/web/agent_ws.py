@@ -15,7 +15,7 @@ from hub import inbox
 from hub.errors import InvalidRequest
 from hub.models import Agent
 from hub.web.access import require
-from hub.web.keys import CORE, SOCKETS
+from hub.web.keys import CORE, INBOX, SOCKETS
 
 log = logging.getLogger("contacthub.web.agent_ws")
 MAX_FRAME = 16 * 1024
@@ -31,6 +31,49 @@ def same_origin(request: web.Request) -> bool:
     return origin in allowed
 
 
+class InboxFanout:
+    """The inbox topic, shared by every agent screen: each event is serialised once and the
+    same text queued on the screens that need it. Only ids and kinds travel here, never
+    content; a screen fetches what it may see over REST or by watching a conversation.
+
+    Interaction events go to every screen (the waiting list changes for all). A message in a
+    waiting conversation does too (its preview and wait change); a message in an assigned
+    one goes only to its agent and to supervisors, so a busy centre does not wake every
+    screen for every line of every chat. Who holds what is learnt from the assigned events;
+    an interaction not seen yet (after a restart) is treated as waiting.
+    """
+
+    FIELDS = ("event", "kind", "interaction_id", "channel", "queue", "agent_id", "seq", "status")
+
+    def __init__(self) -> None:
+        self.sockets: set[AgentSocket] = set()
+        self.holder: dict[int, int] = {}
+
+    async def on_event(self, _topic: str, payload: dict[str, Any]) -> None:
+        text = json.dumps({"type": "inbox", **{k: payload[k] for k in self.FIELDS if k in payload}})
+        interaction_id = int(payload.get("interaction_id") or 0)
+        if payload.get("event") == "MessageEvent" and interaction_id in self.holder:
+            self._to_holder(interaction_id, text)
+            return
+        self._track(payload.get("kind"), interaction_id, payload.get("agent_id"))
+        for conn in list(self.sockets):
+            conn.push_text(text)
+            if payload.get("kind") == "assigned":
+                conn.on_assigned(interaction_id, payload.get("agent_id"))
+
+    def _to_holder(self, interaction_id: int, text: str) -> None:
+        holder = self.holder[interaction_id]
+        for conn in list(self.sockets):
+            if conn.agent.id == holder or inbox.is_supervisor(conn.agent):
+                conn.push_text(text)
+
+    def _track(self, kind: Any, interaction_id: int, agent_id: Any) -> None:
+        if kind == "assigned" and isinstance(agent_id, int):
+            self.holder[interaction_id] = agent_id
+        elif kind in ("closed", "followup", "opened"):
+            self.holder.pop(interaction_id, None)
+
+
 class AgentSocket:
     """One agent's connection: a bounded outgoing queue drained by a single writer."""
 
@@ -38,30 +81,26 @@ class AgentSocket:
         self.core = request.app[CORE]
         self.ws = ws
         self.agent = agent
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
         self.watching: dict[int, Callable[[], None]] = {}
 
     def push(self, frame: dict[str, Any]) -> None:
+        self.push_text(json.dumps(frame))
+
+    def push_text(self, text: str) -> None:
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
             # A screen that cannot keep up reconnects and catches up from the database.
             self.core.spawn(self.ws.close(code=TRY_AGAIN_LATER, message=b"too slow"))
 
     async def writer(self) -> None:
         while True:
-            frame = await self.queue.get()
-            await self.ws.send_str(json.dumps(frame))
+            await self.ws.send_str(await self.queue.get())
 
-    async def on_inbox(self, _topic: str, payload: dict[str, Any]) -> None:
-        # The inbox topic is shared by every agent: pass on ids and kinds only, never content.
-        frame = {key: payload[key] for key in
-                 ("event", "kind", "interaction_id", "channel", "queue", "agent_id", "seq", "status")
-                 if key in payload}
-        self.push({"type": "inbox", **frame})
-        if payload.get("kind") == "assigned" and payload.get("agent_id") != self.agent.id \
-                and not inbox.is_supervisor(self.agent):
-            self.unwatch(int(payload["interaction_id"]), revoked=True)
+    def on_assigned(self, interaction_id: int, agent_id: int | None) -> None:
+        if agent_id != self.agent.id and not inbox.is_supervisor(self.agent):
+            self.unwatch(interaction_id, revoked=True)
 
     async def on_interaction(self, _topic: str, payload: dict[str, Any]) -> None:
         self.push({"type": "interaction", **payload})
@@ -123,7 +162,8 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     conn = AgentSocket(request, ws, agent)
     presence = conn.core.presence
     presence[agent.id or 0] = presence.get(agent.id or 0, 0) + 1
-    unsubscribe = conn.core.bus.subscribe("inbox", conn.on_inbox)
+    fanout = request.app[INBOX]
+    fanout.sockets.add(conn)
     writer = asyncio.create_task(conn.writer())
     conn.push({"type": "hello", "agent": {"id": agent.id, "name": agent.name, "role": agent.role},
                "counts": await inbox.counts(conn.core, agent)})
@@ -139,7 +179,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
             presence[agent.id or 0] = left
         else:
             presence.pop(agent.id or 0, None)
-        unsubscribe()
+        fanout.sockets.discard(conn)
         conn.close()
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

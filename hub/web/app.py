@@ -10,10 +10,10 @@ from aiohttp import web
 from hub.core import HubCore
 from hub.outbound import redeliver_pending
 from hub.web.access import errors_middleware, headers_middleware, session_middleware
-from hub.web.agent_ws import agent_socket, close_sockets
+from hub.web.agent_ws import InboxFanout, agent_socket, close_sockets
 from hub.web.api import api
 from hub.web.auth import LoginThrottle
-from hub.web.keys import API, CORE, SOCKETS, THROTTLE
+from hub.web.keys import API, CORE, INBOX, SOCKETS, THROTTLE
 
 
 def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
@@ -26,6 +26,8 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
     app[API] = api
     app[THROTTLE] = LoginThrottle(core.settings.login_attempts_per_minute)
     app[SOCKETS] = weakref.WeakSet()
+    app[INBOX] = InboxFanout()
+    core.bus.subscribe("inbox", app[INBOX].on_event)
     if manage_core:
         app.cleanup_ctx.append(_core_life)
     app.on_shutdown.append(close_sockets)

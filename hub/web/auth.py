@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -88,10 +89,12 @@ class LoginThrottle:
 async def authenticate(core: HubCore, number: str, password: str) -> Agent | None:
     async with core.sessions() as s:
         agent = (await s.execute(select(Agent).where(Agent.number == number))).scalar_one_or_none()
+    # Argon2 takes tens of milliseconds by design: on a thread, so other agents' screens
+    # and chats do not stall while someone logs in.
     if agent is None or not agent.active:
-        verify_password(_DUMMY_HASH, password)
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
         return None
-    return agent if verify_password(agent.password_hash, password) else None
+    return agent if await asyncio.to_thread(verify_password, agent.password_hash, password) else None
 
 
 async def open_session(core: HubCore, agent: Agent, ip: str) -> str:
