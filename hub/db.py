@@ -85,7 +85,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def insert_for(engine_or_session: Any, table: Any) -> Any:
     """The dialect's INSERT, which knows ``on_conflict_do_nothing``."""
     bind = getattr(engine_or_session, "bind", None) or engine_or_session
-    dialect = bind.dialect.name
+    return dialect_insert(bind.dialect.name, table)
+
+
+def dialect_insert(dialect: str, table: Any) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

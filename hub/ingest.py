@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db import insert_for, transaction
+from hub.db import dialect_insert, insert_for, transaction
 from hub.events import InteractionEvent, MessageEvent
 from hub.history import message_dict
 from hub.messages import InboundMessage
@@ -24,6 +25,7 @@ from hub.models import (
     Message,
     utcnow,
 )
+from hub.models.base import UTCDateTime
 from hub.plugins import first_result
 
 if TYPE_CHECKING:
@@ -97,11 +99,8 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
             "delivery_error": "", "provider_id": "",
         }
         # Core statements on the table: the ORM's bulk machinery costs more than the insert.
-        message_id = (await s.execute(
-            insert_for(s, MESSAGES).values(**values)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(MESSAGES.c.id)
-        )).scalar_one_or_none()
+        _, insert_message = _statements(s.bind.dialect.name)
+        message_id = (await s.execute(insert_message, values)).scalar_one_or_none()
         if message_id is None:
             raise _AlreadyStored
         message = Message(id=message_id, **values)
@@ -121,15 +120,32 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
         return result, message_dict(message, attachments), queue
 
 
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The two statements every message runs, built once: building a statement costs more
+    Python than executing it, and a reused statement also keeps its compiled form."""
+    t = INTERACTIONS.c
+    continue_thread = (
+        update(INTERACTIONS)
+        .where(t.channel == bindparam("p_channel"), t.thread_key == bindparam("p_thread"),
+               t.closed_at.is_(None))
+        .values(last_seq=t.last_seq + 1, updated_at=bindparam("p_now", type_=UTCDateTime()))
+        .returning(t.id, t.customer_id, t.last_seq, t.queue)
+    )
+    insert_message = (
+        dialect_insert(dialect, MESSAGES)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(MESSAGES.c.id)
+    )
+    return continue_thread, insert_message
+
+
 async def _continue_thread(s: AsyncSession, msg: InboundMessage) -> tuple[int, int, int, str] | None:
     """(interaction id, customer id, seq, queue) when the thread has an open interaction."""
-    t = INTERACTIONS.c
-    row = (await s.execute(
-        update(INTERACTIONS)
-        .where(t.channel == msg.channel, t.thread_key == msg.thread_key, t.closed_at.is_(None))
-        .values(last_seq=t.last_seq + 1, updated_at=utcnow())
-        .returning(t.id, t.customer_id, t.last_seq, t.queue)
-    )).one_or_none()
+    continue_thread, _ = _statements(s.bind.dialect.name)
+    row = (await s.execute(continue_thread, {
+        "p_channel": msg.channel, "p_thread": msg.thread_key, "p_now": utcnow(),
+    })).one_or_none()
     return None if row is None else (row.id, row.customer_id, row.last_seq, row.queue)
 
 
