@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -55,6 +56,15 @@ class Figures:
     latencies_ms: list[float] = field(default_factory=list)
     sent: int = 0
     seconds: float = 0.0
+    expect: int = 0
+    last_at: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, started: float) -> None:
+        self.last_at = time.perf_counter()
+        self.latencies_ms.append((self.last_at - started) * 1000)
+        if self.expect and len(self.latencies_ms) >= self.expect:
+            self.done.set()
 
     def row(self) -> dict[str, float]:
         lat = sorted(self.latencies_ms)
@@ -75,6 +85,7 @@ def prepare_hub(data_dir: Path, database_url: str, agents: int) -> None:
     """Migrate and create the bench agents before the hub process starts."""
     code = f"""
 import asyncio
+import contextlib
 from hub.core import create_hub
 from hub.db import transaction
 from hub.migrate import upgrade
@@ -177,7 +188,7 @@ class Agent:
                 continue
             started = self.sent_at.pop(message["text"], None)
             if started is not None:
-                self.figures.latencies_ms.append((time.perf_counter() - started) * 1000)
+                self.figures.record(started)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -232,7 +243,9 @@ class Customer:
             await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def run_hub_load(base: str, chats: int, agents: int, messages: int, rate: float) -> Figures:
+async def run_hub_load(
+    base: str, chats: int, agents: int, messages: int, rate: float
+) -> tuple[Figures, Figures]:
     sent_at: dict[str, float] = {}
     figures = Figures()
     staff = [Agent(base, f"b{n:04d}", sent_at, figures) for n in range(agents)]
@@ -253,10 +266,11 @@ async def run_hub_load(base: str, chats: int, agents: int, messages: int, rate: 
         figures.seconds = await converse(customers, messages, rate)
         await asyncio.sleep(1.0)
         figures.sent = chats * messages
+        burst = await flood(customers, staff, messages, sent_at)
         await gather_limited([c.close() for c in customers], 200)
     for agent in staff:
         await agent.close()
-    return figures
+    return figures, burst
 
 
 async def converse(customers: list[Any], messages: int, rate: float) -> float:
@@ -269,6 +283,27 @@ async def converse(customers: list[Any], messages: int, rate: float) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
     return time.perf_counter() - started
+
+
+async def flood(customers: list[Any], receivers: list[Any], per_chat: int,
+                sent_at: dict[str, float]) -> Figures:
+    """Throughput: every customer sends ``per_chat`` messages back to back (each waits
+    for the previous one's ack); the figure is messages on agents' screens per second."""
+    figures = Figures(expect=len(customers) * per_chat)
+    for receiver in receivers:
+        receiver.figures = figures
+    sent_at.clear()
+    started = time.perf_counter()
+
+    async def one(i: int, c: Any) -> None:
+        for n in range(per_chat):
+            await c.say(f"f {i} {n} {uuid.uuid4().hex[:8]}")
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(figures.done.wait(), 30)
+    figures.seconds = figures.last_at - started
+    figures.sent = len(customers) * per_chat
+    return figures
 
 
 async def gather_limited(coros: list[Any], limit: int) -> list[Any]:
@@ -297,7 +332,7 @@ class RelayAgent:
         async for msg in self.ws:
             started = self.sent_at.pop(json.loads(msg.data)["text"], None)
             if started is not None:
-                self.figures.latencies_ms.append((time.perf_counter() - started) * 1000)
+                self.figures.record(started)
 
 
 class RelayCustomer:
@@ -319,7 +354,9 @@ class RelayCustomer:
             await self.ws.close()
 
 
-async def run_relay_load(base: str, chats: int, agents: int, messages: int, rate: float) -> Figures:
+async def run_relay_load(
+    base: str, chats: int, agents: int, messages: int, rate: float
+) -> tuple[Figures, Figures]:
     sent_at: dict[str, float] = {}
     figures = Figures()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -335,11 +372,12 @@ async def run_relay_load(base: str, chats: int, agents: int, messages: int, rate
         figures.seconds = await converse(customers, messages, rate)
         await asyncio.sleep(0.5)
         figures.sent = chats * messages
+        burst = await flood(customers, staff, messages, sent_at)
         await gather_limited([c.close() for c in customers], 200)
         for agent in staff:
             if agent.ws is not None:
                 await agent.ws.close()
-    return figures
+    return figures, burst
 
 
 # -- how many agent sessions one process holds ---------------------------------------------
@@ -405,14 +443,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         hub = start_hub(data_dir, database_url, port)
         try:
-            hub_figures, sessions = asyncio.run(load_hub(f"http://127.0.0.1:{port}", args))
+            hub_figures, hub_burst, sessions = asyncio.run(load_hub(f"http://127.0.0.1:{port}", args))
         finally:
             hub.terminate()
             hub.wait(timeout=20)
     relay_port = free_port()
     relay = subprocess.Popen([sys.executable, str(ROOT / "bench" / "relay.py"), str(relay_port)])
     try:
-        relay_figures = asyncio.run(load_relay(f"http://127.0.0.1:{relay_port}", args))
+        relay_figures, relay_burst = asyncio.run(load_relay(f"http://127.0.0.1:{relay_port}", args))
     finally:
         relay.terminate()
         relay.wait(timeout=20)
@@ -423,19 +461,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "chats": args.chats, "agents": args.agents, "messages_per_chat": args.messages,
         "rate_per_chat": args.rate, "sent": hub_figures.sent,
         "hub": hub_row, "relay": relay_row,
+        "hub_burst": hub_burst.row(), "relay_burst": relay_burst.row(),
         "p99_ratio": round(hub_row["p99_ms"] / relay_row["p99_ms"], 2) if relay_row["p99_ms"] else None,
         "p50_ratio": round(hub_row["p50_ms"] / relay_row["p50_ms"], 2) if relay_row["p50_ms"] else None,
         **sessions,
     }
 
 
-async def load_hub(base: str, args: argparse.Namespace) -> tuple[Figures, dict[str, Any]]:
+async def load_hub(base: str, args: argparse.Namespace) -> tuple[Figures, Figures, dict[str, Any]]:
     await wait_http(f"{base}/api/openapi.json")
-    figures = await run_hub_load(base, args.chats, args.agents, args.messages, args.rate)
-    return figures, await hold_agent_sessions(base, args.agent_sessions)
+    figures, burst = await run_hub_load(base, args.chats, args.agents, args.messages, args.rate)
+    return figures, burst, await hold_agent_sessions(base, args.agent_sessions)
 
 
-async def load_relay(base: str, args: argparse.Namespace) -> Figures:
+async def load_relay(base: str, args: argparse.Namespace) -> tuple[Figures, Figures]:
     await wait_http(f"{base}/missing")
     return await run_relay_load(base, args.chats, args.agents, args.messages, args.rate)
 
@@ -443,12 +482,19 @@ async def load_relay(base: str, args: argparse.Namespace) -> Figures:
 def print_table(r: dict[str, Any]) -> None:
     print(f"\nweb chat, {r['chats']} live chats, {r['agents']} agents, {r['messages_per_chat']} messages "
           f"each at {r['rate_per_chat']}/s per chat, database {r['database']}")
+    print("latency at the offered load (msgs/s here is the load, not the capacity)")
     print(f"{'':18}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'msgs/s':>10}{'delivered':>11}")
     for name in ("hub", "relay"):
         row = r[name]
         print(f"{name:18}{row['p50_ms']:>10}{row['p99_ms']:>10}{row['max_ms']:>10}"
               f"{row['msgs_per_s']:>10}{row['delivered']:>11}")
     print(f"{'hub / relay':18}{r['p50_ratio']!s:>10}{r['p99_ratio']!s:>10}")
+    print("\nthroughput: every chat sends back to back (each message waits for its ack)")
+    print(f"{'':18}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'msgs/s':>10}{'delivered':>11}")
+    for name in ("hub_burst", "relay_burst"):
+        row = r[name]
+        print(f"{name.replace('_burst', ''):18}{row['p50_ms']:>10}{row['p99_ms']:>10}{row['max_ms']:>10}"
+              f"{row['msgs_per_s']:>10}{row['delivered']:>11}")
     print(f"agent websocket sessions held: {r['reached']} of {r['agent_sessions']} got a live event "
           f"(fan-out to all in {r['fan_out_ms']} ms)\n")
 
