@@ -59,6 +59,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/inbox", inbox_page)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/i18n/{locale}.json", js_catalog)
     app.router.add_static("/static/", WEB_DIR / "static", name="static", append_version=True)
 
@@ -109,6 +110,11 @@ def render(request: web.Request, template: str, context: dict[str, Any], *, stat
 
 
 _LOCALE_NAMES = (("en", "English"), ("zh_CN", "简体中文"))
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask every site for /favicon.ico, pages embedding the widget included."""
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 async def index(request: web.Request) -> web.StreamResponse:
