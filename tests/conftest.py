@@ -125,3 +125,28 @@ async def hub_core(database_url: str, make_hub: MakeHub) -> HubCore:
     """A started hub with no plugins, on each database in turn."""
     return await make_hub(database_url=database_url)
 
+
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Headless system Chromium driven by Playwright (its own browsers are never downloaded)."""
+    if not HAVE_CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM}: run the tests with `bash scripts/test`")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -18,13 +18,6 @@ from hub.db import create_all
 from hub.settings import load_settings
 from hub.web.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
 
 @pytest.fixture
 async def hub_server(tmp_path: Path) -> AsyncIterator[HubServer]:
@@ -37,21 +30,6 @@ async def hub_server(tmp_path: Path) -> AsyncIterator[HubServer]:
         yield HubServer(core, server)
     finally:
         await server.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Headless system Chromium (Playwright's own browsers are never downloaded)."""
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
