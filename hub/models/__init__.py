@@ -5,10 +5,12 @@ from hub.models.base import utcnow
 from hub.models.customers import Customer, CustomerIdentity, HistoryEntry
 from hub.models.files import Attachment
 from hub.models.interactions import Disposition, Interaction, InteractionStatus, Message, Queue
+from hub.models.routing import AgentStateSpan, StateReason
 
 __all__ = [
     "Agent",
     "AgentRole",
+    "AgentStateSpan",
     "Attachment",
     "AuditEntry",
     "Customer",
@@ -19,6 +21,7 @@ __all__ = [
     "InteractionStatus",
     "Message",
     "Queue",
+    "StateReason",
     "WebSession",
     "utcnow",
 ]
