@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger("contacthub.events")
@@ -45,6 +46,23 @@ class TicketEvent:
     kind: str
     ticket_id: int
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateEvent:
+    """An agent's state changed from ``from_state`` to ``to_state`` at ``at``.
+
+    ``by`` is the agent id of whoever changed it (the agent, or a supervisor forcing it);
+    None when the hub did (an offer, a missed offer, the end of an automatic wrap-up).
+    """
+
+    agent_id: int
+    from_state: str
+    to_state: str
+    reason: str
+    by: int | None
+    at: datetime
+    interaction_id: int | None = None
 
 
 def event_dict(event: InteractionEvent | MessageEvent | TicketEvent) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from hub.channel import Channel
-    from hub.events import InteractionEvent, MessageEvent, TicketEvent
+    from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, TicketEvent
     from hub.facade import Hub
     from hub.messages import InboundMessage
 
@@ -87,6 +87,16 @@ def hub_on_ticket(event: TicketEvent) -> None:
     Called after the change is committed, for every plugin, by the ticket service (the
     work-order issue builds it on ``HubCore.ticket_event``). The return value is ignored.
     May be async.
+    """
+
+
+@hookspec
+def hub_on_agent_state(event: AgentStateEvent) -> None:
+    """Observe an agent's state change (idle, busy, offered, active, wrap-up, leave...).
+
+    Called by ``hub.routing.states.AgentStates.change`` after the change is committed, for
+    every plugin, once per change; the same event then goes to live screens on the
+    ``agent-states`` topic. The return value is ignored. May be async.
     """
 
 

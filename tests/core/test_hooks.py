@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,11 +15,12 @@ from hub.conformance.reference import MemoryChannel
 from hub.core import HubCore, create_hub
 from hub.db import create_all, transaction
 from hub.errors import ConfigError
-from hub.events import InteractionEvent, MessageEvent, TicketEvent
+from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, TicketEvent
 from hub.hookspecs import hookimpl
 from hub.messages import InboundMessage
-from hub.models import Customer, Disposition, Interaction
+from hub.models import Agent, Customer, Disposition, Interaction
 from hub.outbound import send_message
+from hub.routing.states import AgentState, AgentStates
 
 MakeHub = Callable[..., Awaitable[HubCore]]
 
@@ -275,6 +277,49 @@ async def test_on_ticket_is_called_and_published(
     assert "plugin 'Broken' failed in hub_on_ticket" in caplog.text
     assert live == [{"event": "TicketEvent", "kind": "created", "ticket_id": 7,
                      "data": {"title": "No signal in Haidian"}}]
+
+
+# hub_on_agent_state
+
+
+class StateWatcher:
+    def __init__(self) -> None:
+        self.seen: list[AgentStateEvent] = []
+
+    @hookimpl
+    async def hub_on_agent_state(self, event: AgentStateEvent) -> None:
+        self.seen.append(event)
+
+
+class BrokenStateWatcher:
+    @hookimpl
+    def hub_on_agent_state(self, event: AgentStateEvent) -> None:
+        raise RuntimeError("observer broke")
+
+
+async def test_on_agent_state_is_called_and_published(
+    make_hub: MakeHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    watcher = StateWatcher()
+    core = await make_hub(watcher, BrokenStateWatcher())
+    live: list[dict[str, Any]] = []
+
+    async def listener(topic: str, payload: dict[str, Any]) -> None:
+        live.append(payload)
+
+    core.bus.subscribe("agent-states", listener)
+    async with transaction(core.sessions) as s:
+        agent = Agent(number="1001", name="Li Na", password_hash="")
+        s.add(agent)
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    await AgentStates(core).change(int(agent.id), AgentState.IDLE, by=agent.id, now=at)  # type: ignore[arg-type]
+
+    assert watcher.seen == [AgentStateEvent(int(agent.id), "logged_out", "idle", "", agent.id, at)]  # type: ignore[arg-type]
+    assert "plugin 'BrokenStateWatcher' failed in hub_on_agent_state" in caplog.text
+    assert live == [{"event": "AgentStateEvent", "agent_id": agent.id, "from_state": "logged_out",
+                     "to_state": "idle", "reason": "", "by": agent.id, "at": "2026-11-23T09:00:00+00:00",
+                     "interaction_id": None}]
 
 
 # hub_register_dispositions
