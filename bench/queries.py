@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from hub.cli import calm_garbage_collector
 from hub.core import create_hub
 from hub.history import customer_panel, messages_after
 from hub.inbox import list_interactions
@@ -104,6 +105,7 @@ async def measure(data_dir: Path, rows: int, times: int) -> dict[str, Any]:
     settings = load_settings(data_dir=data_dir)
     core = create_hub(settings, load_entry_points=False)
     await core.start()
+    calm_garbage_collector()  # as `contacthub run` does
     try:
         async with core.sessions() as s:
             agent = (await s.execute(select(Agent).where(Agent.id == 1))).scalar_one()

@@ -222,7 +222,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         core = create_hub(settings)
         _print_banner(settings, first_logins, worker is not None)
-        _calm_garbage_collector()
+        calm_garbage_collector()
         web.run_app(create_app(core), host=settings.host, port=settings.port, print=None,
                     handle_signals=True, access_log=None)
     finally:
@@ -239,7 +239,7 @@ def _exit_on_signal(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _calm_garbage_collector() -> None:
+def calm_garbage_collector() -> None:
     """Fewer, cheaper full collections: a server holding thousands of sockets otherwise
     pauses every client for tens of milliseconds each time the oldest generation is scanned.
     Objects alive at start-up (modules, the app) are frozen out of collection for good."""
