@@ -184,11 +184,11 @@ class AgentStates:
         in that state, for callers that decided on a state they read earlier;
         ``expect_span`` likewise unless that span (``Current.span_id``) is still the open one.
         """
-        target, at = AgentState(to), now or utcnow()
+        target = AgentState(to)
         for _ in range(self.policy.attempts):
             try:
                 async with transaction(self.core.sessions) as s:
-                    change = await self._apply(s, agent_id, target, reason, by, at, interaction_id,
+                    change = await self._apply(s, agent_id, target, reason, by, now, interaction_id,
                                                 (expect, expect_span))
             except (IntegrityError, _Raced):
                 continue
@@ -199,11 +199,14 @@ class AgentStates:
 
     async def _apply(
         self, s: AsyncSession, agent_id: int, target: AgentState, reason: str, by: int | None,
-        at: datetime, interaction_id: int | None, expect: tuple[AgentState | None, int | None],
+        now: datetime | None, interaction_id: int | None, expect: tuple[AgentState | None, int | None],
     ) -> Change:
         mover = await self._mover(s, agent_id, by)
         span = await _open_span(s, agent_id)
         source = current_of(agent_id, span)
+        # Read the clock once the open span is ours: a change that waited for another must
+        # not end before it began. Another process's clock may lag: never a negative span.
+        at = max(now or utcnow(), span.started_at) if span is not None else now or utcnow()
         _check_expected(source, *expect)
         check_transition(source.state, target, mover, manual_wrap_up=self.policy.manual_wrap_up)
         reason = await self._reason(s, source.state, target, mover, reason)

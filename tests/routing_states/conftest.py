@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -18,19 +19,22 @@ MORNING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NewAgent = Callable[..., Awaitable[int]]
 
 
+async def add_agent(core: HubCore, role: AgentRole = AgentRole.AGENT) -> int:
+    """A stored agent's id."""
+    async with transaction(core.sessions) as s:
+        agent = Agent(number=uuid.uuid4().hex[:12], name=f"{role} {uuid.uuid4().hex[:4]}",
+                      password_hash="", role=role)
+        s.add(agent)
+        await s.flush()
+        return int(agent.id)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 async def new_agent(hub_core: HubCore) -> NewAgent:
-    """``await new_agent(role=...)``: a stored agent's id."""
-    made: list[int] = []
+    """``await new_agent(role)``: a stored agent's id on the test's hub."""
 
     async def make(role: AgentRole = AgentRole.AGENT) -> int:
-        async with transaction(hub_core.sessions) as s:
-            agent = Agent(number=f"{role[:3]}{len(made) + 1:04d}", name=f"{role} {len(made) + 1}",
-                          password_hash="", role=role)
-            s.add(agent)
-            await s.flush()
-            made.append(int(agent.id))  # type: ignore[arg-type]
-        return made[-1]
+        return await add_agent(hub_core, role)
 
     return make
 
