@@ -308,8 +308,10 @@ def _check_expected(source: Current, state: AgentState | None, span_id: int | No
 
 
 async def _open_span(s: AsyncSession, agent_id: int) -> AgentStateSpan | None:
+    if s.bind.dialect.name == "postgresql":
+        # Changes for one agent queue on the agent's row, so each reads the span the one
+        # before it left open (SQLite's immediate transactions queue them already).
+        await s.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update(key_share=True))
     query = select(AgentStateSpan).where(AgentStateSpan.agent_id == agent_id,
                                          AgentStateSpan.ended_at.is_(None))  # type: ignore[union-attr]
-    if s.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
     return (await s.execute(query)).scalars().first()

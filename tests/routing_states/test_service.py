@@ -8,16 +8,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from hub.db import transaction
 from hub.errors import InvalidRequest
 from hub.events import AgentStateEvent
 from hub.hookspecs import hookimpl
-from hub.models import AgentRole, AgentStateSpan
+from hub.models import AgentRole, AgentStateSpan, StateReason
 from hub.routing.state_reasons import ensure_reasons
 from hub.routing.states import AgentState, AgentStates, Current
 from tests.conftest import MakeHub
 from tests.routing_states.conftest import Clock, NewAgent, add_agent
 from tests.routing_states.test_transitions import INTERACTION, bring, refused, spans_of
+from tests.storage.helpers import rows
 
 S = AgentState
 
@@ -201,3 +204,16 @@ async def test_spans_survive_a_restart(database_url: str, make_hub: MakeHub, clo
     assert (now.state, now.interaction_id, now.since) == (S.HOLD, INTERACTION, clock.now)
     assert len(await spans_of(again.core, agent)) == 4
     assert AgentStateSpan.__tablename__ == "agent_state_span"
+
+
+async def test_the_default_reasons_are_added_once_and_edits_survive(
+    hub_core: Any, states: AgentStates
+) -> None:
+    async with transaction(hub_core.sessions) as s:
+        await s.execute(update(StateReason).where(StateReason.code == "meal").values(limit_minutes=45))
+    await ensure_reasons(hub_core)
+
+    reasons = {(r.state, r.code): r for r in await rows(hub_core, StateReason)}
+    assert reasons[("leave", "meal")].limit_minutes == 45
+    assert reasons[("busy", "missed_offer")].label_zh_cn == "未接来电"
+    assert {state for state, _ in reasons} == {"busy", "leave"}
