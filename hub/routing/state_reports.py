@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.models import AgentStateSpan, StateReason
-from hub.routing.states import AgentState
+from hub.routing.state_table import AgentState
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,12 @@
-"""Agent states: the states, who may move an agent between them, and the service that
-records every change as a span with a start and an end.
+"""Agent states: the service that records every change as a span with a start and an end.
 
-The transition table is pure data (``TRANSITIONS``); ``AgentStates`` applies it over the
-database, one transaction per change, and tells plugins (``hub_on_agent_state``) and live
-screens (the ``agent-states`` bus topic) after the commit.
+The transition table is pure data (``hub.routing.state_table``, re-exported here);
+``AgentStates`` applies it over the database, one transaction per change, and tells plugins
+(``hub_on_agent_state``) and live screens (the ``agent-states`` bus topic) after the commit.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,102 +21,30 @@ from hub.events import AgentStateEvent
 from hub.models import Agent, AgentStateSpan, StateReason, utcnow
 from hub.models.agents import ROLE_RANK, AgentRole
 from hub.plugins import call_all
+from hub.routing.state_table import (
+    CONTACT,
+    NEEDS_INTERACTION,
+    REASON_FROM_TABLE,
+    REASON_REQUIRED,
+    TRANSITIONS,
+    WITH_INTERACTION,
+    AgentState,
+    Mover,
+    check_transition,
+    may_receive_offers,
+)
 
 if TYPE_CHECKING:
     from hub.core import HubCore
     from hub.routing.state_reports import DaySummary, Overdue
 
+__all__ = [
+    "TOPIC", "TRANSITIONS", "AgentState", "AgentStates", "Change", "Current", "Mover", "StatePolicy",
+    "check_transition", "may_receive_offers",
+]
+S = AgentState
 TOPIC = "agent-states"
 """Bus topic every agent-state change is published on."""
-
-
-class AgentState(enum.StrEnum):
-    LOGGED_OUT = "logged_out"
-    IDLE = "idle"  # 示闲: ready for an offer
-    BUSY = "busy"  # 示忙: manual with a reason, or automatic (a missed offer)
-    OFFERED = "offered"  # an offer is ringing
-    ACTIVE = "active"
-    HOLD = "hold"
-    WRAP_UP = "wrap_up"  # 整理
-    ADJUST = "adjust"  # 调整
-    LEAVE = "leave"  # 请假
-    STUDY = "study"  # 学习
-    HANDOVER = "handover"  # signed out for a shift hand-over, still logged in
-
-
-class Mover(enum.StrEnum):
-    """Who moves an agent: the agent, a supervisor forcing it, or the hub (routing, timers)."""
-
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    HUB = "hub"
-
-
-S = AgentState
-READY = (S.IDLE, S.BUSY)
-AWAY = (S.ADJUST, S.LEAVE, S.STUDY, S.HANDOVER)
-CONTACT = (S.OFFERED, S.ACTIVE, S.HOLD)
-NEEDS_INTERACTION = CONTACT
-WITH_INTERACTION = (*CONTACT, S.WRAP_UP)
-"""States whose span records the interaction they are for."""
-REASON_REQUIRED = (S.BUSY, S.LEAVE)
-REASON_FROM_TABLE = (S.BUSY, S.LEAVE)
-"""States whose reason, given by a person, must be an active ``StateReason`` code."""
-
-
-def _rules() -> dict[tuple[AgentState, AgentState], frozenset[Mover]]:
-    agent, supervisor, hub = Mover.AGENT, Mover.SUPERVISOR, Mover.HUB
-    rules: list[tuple[tuple[AgentState, ...], tuple[AgentState, ...], tuple[Mover, ...]]] = [
-        ((S.LOGGED_OUT,), READY, (agent,)),  # log in
-        ((S.IDLE,), (S.BUSY,), (agent, hub)),
-        ((S.BUSY,), (S.IDLE, S.BUSY), (agent,)),  # busy -> busy: another reason
-        ((*READY, S.WRAP_UP, *AWAY), READY, (supervisor,)),  # force idle, force busy
-        ((*READY, S.WRAP_UP, *AWAY), (S.LOGGED_OUT,), (agent,)),
-        (tuple(S), (S.LOGGED_OUT,), (supervisor, hub)),  # force logout, session expired
-        (READY, AWAY, (agent,)),
-        (AWAY, READY, (agent,)),  # back from adjust, leave, study; signed in after hand-over
-        ((S.IDLE,), (S.OFFERED,), (hub,)),
-        ((S.OFFERED,), (S.ACTIVE,), (agent, hub)),  # accepted
-        ((S.OFFERED,), (S.IDLE,), (hub,)),  # withdrawn: the customer left or was served
-        ((S.OFFERED,), (S.BUSY,), (hub,)),  # missed: not accepted in time
-        (READY, (S.ACTIVE,), (agent, hub)),  # an outbound contact, a picked contact
-        ((S.ACTIVE,), (S.HOLD,), (agent, hub)),
-        ((S.HOLD,), (S.ACTIVE,), (agent, hub)),
-        ((S.ACTIVE, S.HOLD), (S.WRAP_UP, *READY), (agent, hub)),  # the contact ended
-        (READY, (S.WRAP_UP,), (agent, supervisor)),  # manual wrap-up, with permission
-        ((S.WRAP_UP,), READY, (agent, hub)),
-    ]
-    table: dict[tuple[AgentState, AgentState], set[Mover]] = {}
-    for sources, targets, movers in rules:
-        for source in sources:
-            for target in targets:
-                if source != target or source == S.BUSY:
-                    table.setdefault((source, target), set()).update(movers)
-    return {pair: frozenset(movers) for pair, movers in table.items()}
-
-
-TRANSITIONS = _rules()
-"""(from, to) -> who may make that move; a pair that is absent is never legal."""
-
-
-def may_receive_offers(state: AgentState | str) -> bool:
-    """Only an idle agent is offered a contact (busy, leave, study, adjust... never)."""
-    return state == AgentState.IDLE
-
-
-def check_transition(source: AgentState, target: AgentState, mover: Mover,
-                     *, manual_wrap_up: bool = False) -> None:
-    """Refuse a move that is not in the table or not for this mover; stable error ids."""
-    movers = TRANSITIONS.get((source, target))
-    if not movers:
-        raise InvalidRequest("illegal_transition", f"an agent cannot go from {source} to {target}",
-                             status=409)
-    if mover not in movers:
-        raise InvalidRequest("transition_not_allowed",
-                             f"{mover} may not move an agent from {source} to {target}", status=403)
-    if (target == S.WRAP_UP and source in READY and mover == Mover.AGENT
-            and not manual_wrap_up):
-        raise InvalidRequest("wrap_up_not_permitted", "manual wrap-up needs permission", status=403)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +128,7 @@ class AgentStates:
         now: datetime | None, interaction_id: int | None, expect: tuple[AgentState | None, int | None],
     ) -> Change:
         mover = await self._mover(s, agent_id, by)
+        await _lock_agent(s, agent_id)
         span = await _open_span(s, agent_id)
         source = current_of(agent_id, span)
         # Read the clock once the open span is ours: a change that waited for another must
@@ -210,22 +137,10 @@ class AgentStates:
         _check_expected(source, *expect)
         check_transition(source.state, target, mover, manual_wrap_up=self.policy.manual_wrap_up)
         reason = await self._reason(s, source.state, target, mover, reason)
-        if target not in WITH_INTERACTION:
-            interaction_id = None
-        elif interaction_id is None and source.state in CONTACT:
-            interaction_id = source.interaction_id
-        if target in NEEDS_INTERACTION and interaction_id is None:
-            raise InvalidRequest("interaction_required", f"{target} needs the interaction it is for")
-        if span is not None:
-            closed = await s.execute(update(AgentStateSpan)
-                                     .where(AgentStateSpan.id == span.id, AgentStateSpan.ended_at.is_(None))
-                                     .values(ended_at=at))
-            if closed.rowcount != 1:  # type: ignore[attr-defined]
-                raise _Raced
-        new = AgentStateSpan(agent_id=agent_id, state=target, reason=reason, interaction_id=interaction_id,
-                             changed_by=by, started_at=at)
-        s.add(new)
-        await s.flush()
+        interaction_id = _interaction_for(source, target, interaction_id)
+        new = await _record(s, span, AgentStateSpan(
+            agent_id=agent_id, state=target, reason=reason, interaction_id=interaction_id, changed_by=by,
+            started_at=at))
         due = at + timedelta(seconds=self.policy.wrap_up_seconds) if reason == "auto" else None
         event = AgentStateEvent(agent_id, source.state, target, reason, by, at, interaction_id)
         return Change(event, int(new.id), due)  # type: ignore[arg-type]
@@ -307,11 +222,37 @@ def _check_expected(source: Current, state: AgentState | None, span_id: int | No
         raise InvalidRequest("state_changed", f"the agent's state changed: now {source.state}", status=409)
 
 
-async def _open_span(s: AsyncSession, agent_id: int) -> AgentStateSpan | None:
+def _interaction_for(source: Current, target: AgentState, given: int | None) -> int | None:
+    """The interaction a new span is for: given, or carried over within a contact."""
+    if target not in WITH_INTERACTION:
+        return None
+    if given is None and source.state in CONTACT:
+        given = source.interaction_id
+    if target in NEEDS_INTERACTION and given is None:
+        raise InvalidRequest("interaction_required", f"{target} needs the interaction it is for")
+    return given
+
+
+async def _lock_agent(s: AsyncSession, agent_id: int) -> None:
+    """Changes for one agent queue on the agent's row on PostgreSQL, so each reads the span
+    the one before it left open (SQLite's immediate transactions queue them already)."""
     if s.bind.dialect.name == "postgresql":
-        # Changes for one agent queue on the agent's row, so each reads the span the one
-        # before it left open (SQLite's immediate transactions queue them already).
         await s.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update(key_share=True))
+
+
+async def _open_span(s: AsyncSession, agent_id: int) -> AgentStateSpan | None:
     query = select(AgentStateSpan).where(AgentStateSpan.agent_id == agent_id,
                                          AgentStateSpan.ended_at.is_(None))  # type: ignore[union-attr]
     return (await s.execute(query)).scalars().first()
+
+
+async def _record(s: AsyncSession, open_span: AgentStateSpan | None, new: AgentStateSpan) -> AgentStateSpan:
+    """End the open span when the new one starts, and store the new one."""
+    if open_span is not None:
+        still_open = (AgentStateSpan.id == open_span.id, AgentStateSpan.ended_at.is_(None))  # type: ignore[union-attr]
+        closed = await s.execute(update(AgentStateSpan).where(*still_open).values(ended_at=new.started_at))
+        if closed.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Raced
+    s.add(new)
+    await s.flush()
+    return new
