@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from hub.db import dialect_insert, transaction
 from hub.models import StateReason
 
@@ -31,3 +33,11 @@ async def ensure_reasons(core: HubCore, reasons: list[dict[str, Any]] | None = N
     async with transaction(core.sessions) as s:
         insert = dialect_insert(s.bind.dialect.name, StateReason)
         await s.execute(insert.values(rows).on_conflict_do_nothing())
+
+
+async def reasons_for(core: HubCore, state: str) -> list[StateReason]:
+    """The active reasons an agent may pick for ``state`` (busy or leave), in menu order."""
+    query = (select(StateReason).where(StateReason.state == state, StateReason.active)
+             .order_by(StateReason.sort, StateReason.code))  # type: ignore[arg-type]
+    async with core.sessions() as s:
+        return list((await s.execute(query)).scalars())

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.models import AgentStateSpan, StateReason
 from hub.routing.state_table import AgentState
 
+MISSED_OFFER = "missed_offer"
+"""The busy reason the router gives an agent who let an offer ring out."""
+
 
 @dataclass(frozen=True, slots=True)
 class DaySummary:
@@ -25,6 +28,7 @@ class DaySummary:
     contacts: int = 0
     talk_seconds: float = 0.0
     current_talk_seconds: float = 0.0
+    missed_offers: int = 0
 
     @property
     def average_talk_seconds(self) -> float:
@@ -63,7 +67,9 @@ async def day_summary(sessions: async_sessionmaker[AsyncSession], agent_id: int,
         spans = list((await s.execute(query)).scalars())
     seconds: dict[AgentState, float] = defaultdict(float)
     talk: dict[int | None, float] = defaultdict(float)
+    missed = 0
     for span in spans:
+        missed += span.state == AgentState.BUSY and span.reason == MISSED_OFFER and span.started_at >= start
         length = (min(span.ended_at or now, now) - max(span.started_at, start)).total_seconds()
         seconds[AgentState(span.state)] += max(length, 0.0)
         if span.state == AgentState.ACTIVE:
@@ -73,7 +79,7 @@ async def day_summary(sessions: async_sessionmaker[AsyncSession], agent_id: int,
     state = AgentState(last.state) if last else AgentState.LOGGED_OUT
     return DaySummary(
         agent_id, state, last.started_at if last else None, dict(seconds),
-        contacts=len(talk), talk_seconds=sum(talk.values()),
+        contacts=len(talk), talk_seconds=sum(talk.values()), missed_offers=missed,
         current_talk_seconds=talk.get(last.interaction_id, 0.0) if in_contact and last else 0.0,
     )
 

@@ -50,7 +50,18 @@ async def test_today_sums_time_per_state_contacts_talk_and_wrap_up(
     assert day.seconds == {S.BUSY: 8 * 3600, S.IDLE: 600 + 2370, S.OFFERED: 15, S.ACTIVE: 290 + 240 + 295,
                            S.HOLD: 60, S.WRAP_UP: 30}
     assert (day.contacts, day.talk_seconds, day.average_talk_seconds) == (2, 825, 412.5)
-    assert (day.current_talk_seconds, day.wrap_up_seconds) == (295, 30)
+    assert (day.current_talk_seconds, day.wrap_up_seconds, day.missed_offers) == (295, 30, 0)
+
+
+async def test_today_counts_missed_offers(states: AgentStates, new_agent: NewAgent) -> None:
+    agent = await new_agent()
+    await states.change(agent, S.IDLE, by=agent, now=at(8))
+    for minute in (1, 3):
+        await states.change(agent, S.OFFERED, now=at(8, minute), interaction_id=minute)
+        await states.change(agent, S.BUSY, reason="missed_offer", now=at(8, minute, 20))
+        await states.change(agent, S.IDLE, by=agent, now=at(8, minute + 1))
+
+    assert (await states.today(agent, now=at(9))).missed_offers == 2
 
 
 async def test_today_starts_at_midnight_where_the_caller_is(states: AgentStates, new_agent: NewAgent) -> None:

@@ -15,7 +15,7 @@ from hub.errors import InvalidRequest
 from hub.events import AgentStateEvent
 from hub.hookspecs import hookimpl
 from hub.models import AgentRole, AgentStateSpan, StateReason
-from hub.routing.state_reasons import ensure_reasons
+from hub.routing.state_reasons import ensure_reasons, reasons_for
 from hub.routing.states import AgentState, AgentStates, Current
 from tests.conftest import MakeHub
 from tests.routing_states.conftest import Clock, NewAgent, add_agent
@@ -217,3 +217,12 @@ async def test_the_default_reasons_are_added_once_and_edits_survive(
     assert reasons[("leave", "meal")].limit_minutes == 45
     assert reasons[("busy", "missed_offer")].label_zh_cn == "未接来电"
     assert {state for state, _ in reasons} == {"busy", "leave"}
+
+
+async def test_the_reasons_menu_lists_active_reasons_in_order(hub_core: Any, states: AgentStates) -> None:
+    async with transaction(hub_core.sessions) as s:
+        await s.execute(update(StateReason).where(StateReason.code == "meeting").values(active=False))
+
+    assert [r.code for r in await reasons_for(hub_core, "busy")] == ["break", "missed_offer", "other"]
+    assert [(r.code, r.limit_minutes) for r in await reasons_for(hub_core, "leave")] == [
+        ("restroom", 10), ("meal", 30), ("personal", 60)]
