@@ -77,9 +77,9 @@ class Router:
     def set_available(self, agent_id: int, available: bool, now: float, reason: str = "") -> list[Offer]:
         """The agent state machine's switch: only available agents get offers."""
         agent = self.agents[agent_id]
-        agent.available, agent.reason = available, "" if available else reason
-        if available:
+        if available and not agent.available:
             agent.idle_since = now
+        agent.available, agent.reason = available, "" if available else reason
         self.free.refresh(agent)
         return self.on_agent_free(agent_id, now) if available else []
 
@@ -129,6 +129,8 @@ class Router:
         """Offer to the best free eligible agent, else wait (or refuse: blacklist, waiting cap)."""
         if interaction.blacklisted:
             return Refused(interaction, "blacklisted")
+        if interaction.queue not in self.queues:
+            return Refused(interaction, "unknown queue")
         offer = self._place(interaction, now)
         if offer is not None:
             return offer

@@ -66,6 +66,12 @@ def test_blacklisted_is_never_offered_to_a_human():
     assert router.snapshot(0.0)["waiting"] == []
 
 
+def test_unknown_queue_is_refused():
+    router = router_with(agent(1))
+    stray = Interaction(1, "nowhere", 0.0)
+    assert router.on_arrival(stray, 0.0) == Refused(stray, "unknown queue")
+
+
 def test_waiting_cap_refuses_beyond_it():
     router = router_with(max_waiting=1)
     assert isinstance(router.on_arrival(call(1), 0.0), Queued)
