@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 
 from hub.routing.model import MAX_PROFICIENCY, QueueConfig
-from hub.routing.strategies import AgentRuntime, strategy_key
+from hub.routing.strategies import AgentRuntime, KeyFunction, strategy_key
 
 HeapKey = tuple[str, int, int, str]
 Entry = tuple[tuple[float, int, int], int, int]
@@ -16,8 +16,10 @@ Entry = tuple[tuple[float, int, int], int, int]
 class FreeAgents:
     """Index of agents able to take one more interaction; stale entries are dropped lazily."""
 
-    def __init__(self, queues: Mapping[str, QueueConfig], rng: random.Random) -> None:
+    def __init__(self, queues: Mapping[str, QueueConfig], rng: random.Random,
+                 strategies: Mapping[str, KeyFunction]) -> None:
         self._queues = queues
+        self._strategies = strategies
         self._rng = rng
         self._heaps: dict[HeapKey, list[Entry]] = {}
         self._live: dict[HeapKey, int] = {}
@@ -40,10 +42,10 @@ class FreeAgents:
             queue = self._queues.get(member.queue)
             if queue is None:
                 continue
+            order = strategy_key(self._strategies[queue.strategy], agent, member.queue, self._rng)
             for channel in channels:
                 key = (member.queue, member.level, member.proficiency, channel)
-                self._push(key, (strategy_key(queue.strategy, agent, member.queue, self._rng),
-                                 agent.config.id, agent.version))
+                self._push(key, (order, agent.config.id, agent.version))
                 keys.append(key)
         return keys
 

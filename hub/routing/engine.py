@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from hub.routing.model import (
 )
 from hub.routing.service_level import ServiceLevel
 from hub.routing.snapshot import snapshot
-from hub.routing.strategies import AgentRuntime
+from hub.routing.strategies import STRATEGIES, AgentRuntime, KeyFunction
 from hub.routing.waiting import Waiting
 
 PickKey = tuple[bool, float, int, float, int]
@@ -44,11 +44,16 @@ class Router:
     """Routes interactions to agents by skill level, proficiency, capacity, tier service level."""
 
     def __init__(self, queues: Iterable[QueueConfig], tiers: Iterable[str] = DEFAULT_TIERS,
-                 window: float = 1800.0, rng: random.Random | None = None) -> None:
+                 window: float = 1800.0, rng: random.Random | None = None,
+                 strategies: Mapping[str, KeyFunction] | None = None) -> None:
         self.queues = {queue.name: queue for queue in queues}
+        known = {**STRATEGIES, **(strategies or {})}
+        unknown = sorted({q.strategy for q in self.queues.values()} - set(known))
+        if unknown:
+            raise ValueError(f"unknown routing strategy: {', '.join(unknown)}")
         self.tier_rank = {tier: rank for rank, tier in enumerate(tiers)}
         self.window = window
-        self.free = FreeAgents(self.queues, rng or random.Random(0))
+        self.free = FreeAgents(self.queues, rng or random.Random(0), known)
         self.waiting = Waiting()
         self.offers: dict[int, Offer] = {}
         self.active: dict[int, tuple[int, Interaction, float]] = {}

@@ -51,7 +51,7 @@ class QueueConfig:
     """A skill group: its strategy, relaxation steps, overflow, waiting cap and service targets."""
 
     name: str
-    strategy: Strategy = Strategy.LONGEST_IDLE
+    strategy: str = Strategy.LONGEST_IDLE
     min_proficiency: int = 1
     steps: tuple[RelaxStep, ...] = ()
     overflow: tuple[Overflow, ...] = ()

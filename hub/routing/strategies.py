@@ -39,7 +39,7 @@ STRATEGIES: dict[str, KeyFunction] = {
 
 
 def strategy_key(
-    strategy: str, agent: AgentRuntime, queue: str, rng: random.Random
+    function: KeyFunction, agent: AgentRuntime, queue: str, rng: random.Random
 ) -> tuple[float, int, int]:
     """The agent's sort key in ``queue``: the strategy's value, then position, then id."""
-    return STRATEGIES[strategy](agent, queue, rng), agent.config.order, agent.config.id
+    return function(agent, queue, rng), agent.config.order, agent.config.id

@@ -308,3 +308,19 @@ def test_random_spreads_over_the_free_agents():
         router.accept(offer, float(ix_id))
         router.finish(offer.agent_id, ix_id, float(ix_id))
     assert picks == {1, 2, 3}
+
+
+def test_a_strategy_can_be_added_as_data():
+    most_talk = {"most_talk": lambda state, queue, rng: -state.talk_time}
+    router = Router([QueueConfig("sales", strategy="most_talk")], strategies=most_talk)
+    for agent_id in (1, 2):
+        router.add_agent(agent(agent_id))
+    serve_and_finish(router, 2, 1, 60.0, 0.0)
+    for agent_id in (1, 2):
+        router.set_available(agent_id, True, 100.0)
+    assert router.on_arrival(call(9, at=101.0), 101.0).agent_id == 2  # type: ignore[union-attr]
+
+
+def test_an_unknown_strategy_stops_start_up():
+    with pytest.raises(ValueError, match="unknown routing strategy: fastest"):
+        Router([QueueConfig("sales", strategy="fastest")])
