@@ -11,9 +11,9 @@ class PeerDriver(Protocol):
     customer's side of its real peer or of a faithful double.
 
     Every method acts on the peer, never on the channel: the kit wants to see the channel
-    react the way it would in production. Methods the peer cannot support raise
-    ``NotImplementedError`` and the test class turns off the contracts that need them (see
-    ``ChannelContract``'s ``supports_*`` attributes).
+    react the way it would in production. Where the peer cannot do one of these, the test
+    class turns off the contracts that need it (``ChannelContract``'s ``supports_*``
+    attributes) and the method is never called.
     """
 
     def sender_for(self, n: int) -> str:
