@@ -1,4 +1,5 @@
-"""Reference data every hub needs: the default queue and disposition categories."""
+"""Reference data every hub needs: the default queue, disposition categories, and the
+reasons agents pick when they go busy or on leave."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 from hub.db import insert_for, transaction
 from hub.models import Disposition, Queue
 from hub.plugins import call_register
+from hub.routing.state_reasons import ensure_reasons
 
 if TYPE_CHECKING:
     from hub.core import HubCore
@@ -34,4 +36,5 @@ async def load_reference_data(core: HubCore) -> None:
             ).on_conflict_do_nothing(index_elements=["code"]))
         await s.execute(insert_for(s, Queue).values(name="default", title="Default", is_demo=False)
                         .on_conflict_do_nothing(index_elements=["name"]))
+    await ensure_reasons(core)
     await core.refresh_queue_names()

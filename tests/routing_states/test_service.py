@@ -226,3 +226,9 @@ async def test_the_reasons_menu_lists_active_reasons_in_order(hub_core: Any, sta
     assert [r.code for r in await reasons_for(hub_core, "busy")] == ["break", "missed_offer", "other"]
     assert [(r.code, r.limit_minutes) for r in await reasons_for(hub_core, "leave")] == [
         ("restroom", 10), ("meal", 30), ("personal", 60)]
+
+
+async def test_a_started_hub_offers_the_default_reasons_without_being_asked(hub_core: Any) -> None:
+    assert "missed_offer" in [r.code for r in await reasons_for(hub_core, "busy")]
+    leave = await reasons_for(hub_core, "leave")
+    assert leave and all(r.limit_minutes for r in leave)
