@@ -247,8 +247,8 @@ async def run_hub_load(
     base: str, chats: int, agents: int, messages: int, rate: float
 ) -> tuple[Figures, Figures]:
     sent_at: dict[str, float] = {}
-    figures = Figures()
-    staff = [Agent(base, f"b{n:04d}", sent_at, figures) for n in range(agents)]
+    # Warm-up deliveries (each chat's first message) land here; both_phases swaps in its own.
+    staff = [Agent(base, f"b{n:04d}", sent_at, Figures()) for n in range(agents)]
     for agent in staff:
         await agent.login()
         await agent.connect()
@@ -261,12 +261,7 @@ async def run_hub_load(
         for i, c in enumerate(customers):
             await staff[i % agents].take(int(c.conversation_id or 0))
             await staff[i % agents].watch(int(c.conversation_id or 0))
-        await asyncio.sleep(1.0)
-        sent_at.clear()
-        figures.seconds = await converse(customers, messages, rate)
-        await asyncio.sleep(1.0)
-        figures.sent = chats * messages
-        burst = await flood(customers, staff, messages, sent_at)
+        figures, burst = await both_phases(customers, staff, messages, rate, sent_at, settle=1.0)
         await gather_limited([c.close() for c in customers], 200)
     for agent in staff:
         await agent.close()
@@ -283,6 +278,21 @@ async def converse(customers: list[Any], messages: int, rate: float) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
     return time.perf_counter() - started
+
+
+async def both_phases(customers: list[Any], receivers: list[Any], messages: int, rate: float,
+                      sent_at: dict[str, float], settle: float) -> tuple[Figures, Figures]:
+    """The same two phases for the hub and the relay: latency at the offered load, then
+    throughput with every chat sending back to back."""
+    figures = Figures()
+    for receiver in receivers:
+        receiver.figures = figures
+    await asyncio.sleep(settle)
+    sent_at.clear()
+    figures.seconds = await converse(customers, messages, rate)
+    await asyncio.sleep(settle)
+    figures.sent = len(customers) * messages
+    return figures, await flood(customers, receivers, messages, sent_at)
 
 
 async def flood(customers: list[Any], receivers: list[Any], per_chat: int,
@@ -358,9 +368,8 @@ async def run_relay_load(
     base: str, chats: int, agents: int, messages: int, rate: float
 ) -> tuple[Figures, Figures]:
     sent_at: dict[str, float] = {}
-    figures = Figures()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        staff = [RelayAgent(base, n, sent_at, figures) for n in range(agents)]
+        staff = [RelayAgent(base, n, sent_at, Figures()) for n in range(agents)]
         for agent in staff:
             await agent.connect(http)
         customers = [RelayCustomer(base, i, http, sent_at) for i in range(chats)]
@@ -368,11 +377,7 @@ async def run_relay_load(
         for i in range(chats):
             assert staff[i % agents].ws is not None
             await staff[i % agents].ws.send_str(f"watch:{i}")  # type: ignore[union-attr]
-        await asyncio.sleep(0.5)
-        figures.seconds = await converse(customers, messages, rate)
-        await asyncio.sleep(0.5)
-        figures.sent = chats * messages
-        burst = await flood(customers, staff, messages, sent_at)
+        figures, burst = await both_phases(customers, staff, messages, rate, sent_at, settle=0.5)
         await gather_limited([c.close() for c in customers], 200)
         for agent in staff:
             if agent.ws is not None:
