@@ -39,6 +39,9 @@ class InboundMessage:
     raw: dict[str, Any] = field(default_factory=dict)
     identities: tuple[tuple[str, str], ...] = ()
     """Extra (kind, address) pairs the customer gave (a pre-chat form's phone or email)."""
+    entry: str = ""
+    """The address the customer contacted: the dialled number, the mailbox, the official
+    account; entry rules (number-level routing) match it. Empty when the channel has one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,21 +6,39 @@ from hub.models.customers import Customer, CustomerIdentity, HistoryEntry
 from hub.models.files import Attachment
 from hub.models.interactions import Disposition, Interaction, InteractionStatus, Message, Queue
 from hub.models.routing import AgentStateSpan, StateReason
+from hub.models.routing_config import (
+    AgentRouting,
+    AgentSkill,
+    BlockedAddress,
+    CustomerTier,
+    EntryRule,
+    QueueRules,
+    RegionPrefix,
+    RoutingOffer,
+)
 
 __all__ = [
     "Agent",
     "AgentRole",
+    "AgentRouting",
+    "AgentSkill",
     "AgentStateSpan",
     "Attachment",
     "AuditEntry",
+    "BlockedAddress",
     "Customer",
     "CustomerIdentity",
+    "CustomerTier",
     "Disposition",
+    "EntryRule",
     "HistoryEntry",
     "Interaction",
     "InteractionStatus",
     "Message",
     "Queue",
+    "QueueRules",
+    "RegionPrefix",
+    "RoutingOffer",
     "StateReason",
     "WebSession",
     "utcnow",

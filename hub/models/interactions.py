@@ -51,6 +51,10 @@ class Interaction(SQLModel, table=True):
     agent_read_seq: int = 0
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
+    entry: str = Field(default="", max_length=80)
+    """The address the customer contacted (a dialled number, a mailbox); entry rules match it."""
+    queued_at: datetime | None = optional_timestamp()
+    """When routing began to wait for an agent: a restart re-enqueues with this arrival time."""
     assigned_at: datetime | None = optional_timestamp()
     closed_at: datetime | None = optional_timestamp()
 
