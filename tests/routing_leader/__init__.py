@@ -1,0 +1,1 @@
+"""Leader election: exactly one router leads, a standby takes over."""
