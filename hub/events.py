@@ -65,6 +65,31 @@ class AgentStateEvent:
     interaction_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class OfferEvent:
+    """Routing offered an interaction to an agent, or that offer ended.
+
+    ``kind`` is ``offered`` (``timeout`` says how long it rings), ``accepted``, ``declined``,
+    ``timeout`` (not answered in time: the agent is set busy), or ``withdrawn`` (the customer
+    left, the agent became unavailable, a supervisor moved the interaction). ``waited`` is
+    how long the customer had waited when it happened, in seconds.
+    """
+
+    kind: str
+    interaction_id: int
+    agent_id: int
+    queue: str
+    level: int
+    channel: str
+    tier: str
+    at: datetime
+    waited: float = 0.0
+    timeout: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event": "OfferEvent", **asdict(self), "at": self.at.isoformat()}
+
+
 def event_dict(event: InteractionEvent | MessageEvent | TicketEvent) -> dict[str, Any]:
     return {"event": type(event).__name__, **asdict(event)}
 

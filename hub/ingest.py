@@ -239,7 +239,8 @@ async def _open_interaction(
     caller's retry continues that thread instead."""
     interaction = Interaction(customer_id=customer_id, channel=msg.channel,
                               thread_key=msg.thread_key, subject=msg.subject[:300],
-                              status=InteractionStatus.QUEUED, last_seq=1)
+                              status=InteractionStatus.QUEUED, last_seq=1, entry=msg.entry[:80],
+                              queued_at=utcnow())
     s.add(interaction)
     await s.flush()
     interaction.queue = await _pick_queue(core, interaction, msg)

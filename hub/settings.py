@@ -40,6 +40,22 @@ class Settings(BaseModel):
         "由于长时间没有新消息，本次会话已结束，欢迎随时再次咨询。"
     )
     default_locale: str = "en"
+    timezone: str = "UTC"
+    """The centre's time zone: where "today" begins for daily limits and agents' day sums."""
+    routing: bool = True
+    """Whether this process contends to run the router (a web process does; set False for a
+    process that should only serve screens)."""
+    capacity: dict[str, int] = Field(default_factory=lambda: {"voice": 1, "chat": 3, "email": 5})
+    """Contacts an agent holds at once per channel, unless their own routing profile says."""
+    capacity_exclusive: list[str] = Field(default_factory=lambda: ["voice"])
+    capacity_interruptible: list[str] = Field(default_factory=list)
+    """Channels whose work an exclusive contact may arrive on top of (``["chat"]``: a call
+    may interrupt chat work)."""
+    wrap_up_seconds: int = Field(default=30, ge=0)
+    adjust_warning_seconds: int = Field(default=600, gt=0)
+    manual_wrap_up: bool = False
+    state_sweep_seconds: float = Field(default=15, gt=0)
+    leader_retry_seconds: float = Field(default=1.0, gt=0)
     blocked_plugins: list[str] = Field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -234,11 +234,14 @@ class Router:
         del self.offers[offer.interaction.id]
         interaction = offer.interaction
         self.active[interaction.id] = (offer.agent_id, interaction, now)
-        self.agents[offer.agent_id].contacts_today += 1
+        self._answered(self.agents[offer.agent_id], interaction, now)
+        self.waiting.forget(interaction.id)
+
+    def _answered(self, agent: AgentRuntime, interaction: Interaction, now: float) -> None:
+        agent.contacts_today += 1
         target = self.queues[interaction.queue].target(interaction.tier)
         in_target = now - interaction.arrived_at <= target.seconds
         self._service(interaction.queue, interaction.tier).record(now, in_target)
-        self.waiting.forget(interaction.id)
 
     def decline(self, offer: Offer, now: float, reason: str = MISSED_OFFER) -> list[Offer]:
         """Rejected or timed out: the agent goes unavailable, the interaction waits as it was."""
@@ -256,6 +259,67 @@ class Router:
         return [placed]
 
     timeout = decline
+
+    def withdraw(self, offer: Offer, now: float) -> list[Offer]:
+        """Take an offer back through no fault of the agent (they logged out, the interaction
+        moved): it waits again with its original arrival; the agent is not counted a miss."""
+        self._current(offer)
+        del self.offers[offer.interaction.id]
+        agent = self.agents[offer.agent_id]
+        self._release(agent, offer.interaction.channel)
+        self.free.refresh(agent)
+        placed = self._place(offer.interaction, now)
+        if placed is None:
+            self._enqueue(offer.interaction, now)
+            return []
+        return [placed]
+
+    def requeue(self, interaction: Interaction, now: float) -> None:
+        """Wait again after a restart, with the original arrival time; no cap, no placing yet."""
+        self._enqueue(interaction, now)
+
+    def cancel(self, offer: Offer, now: float) -> list[Offer]:
+        """Drop an offer whose interaction went elsewhere (moved to another agent); the agent's
+        capacity returns and is filled again."""
+        self._current(offer)
+        del self.offers[offer.interaction.id]
+        agent = self.agents[offer.agent_id]
+        self._release(agent, offer.interaction.channel)
+        self.free.refresh(agent)
+        return self.on_agent_free(agent.config.id, now)
+
+    def restore_offer(self, interaction: Interaction, agent_id: int, queue: str, level: int,
+                      offered_at: float) -> Offer:
+        """Put back an offer that was ringing when the previous router stopped."""
+        agent = self.agents[agent_id]
+        agent.load[interaction.channel] = agent.load.get(interaction.channel, 0) + 1
+        self.free.refresh(agent)
+        offer = Offer(interaction, agent_id, queue, level, offered_at)
+        self.offers[interaction.id] = offer
+        return offer
+
+    def assign(self, interaction: Interaction, agent_id: int, now: float, *, answered: bool = True) -> None:
+        """Record work an agent holds that routing did not offer (picked from the list, moved
+        to them by a supervisor, or held before a restart). ``answered`` counts it for the
+        service level like an accepted offer."""
+        self.waiting.remove(interaction.id)
+        self.waiting.forget(interaction.id)
+        agent = self.agents[agent_id]
+        agent.load[interaction.channel] = agent.load.get(interaction.channel, 0) + 1
+        self.active[interaction.id] = (agent_id, interaction, now)
+        if answered:
+            self._answered(agent, interaction, now)
+        self.free.refresh(agent)
+
+    def pick_next(self, agent_id: int, now: float) -> Offer | None:
+        """The agent asks for the next contact (manual answer): the one they would be offered
+        if they were available now, whatever their state."""
+        agent = self.agents[agent_id]
+        pick = self._pick_for(agent, now)
+        if pick is None:
+            return None
+        interaction, queue, level = pick
+        return self._offer(interaction, agent, queue, level, now)
 
     def finish(self, agent_id: int, interaction_id: int, now: float) -> list[Offer]:
         """The agent is done with the interaction: capacity returns and is filled again."""

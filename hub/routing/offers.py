@@ -1,0 +1,156 @@
+"""Offers in the database: the row is the offer, and deleting it is how exactly one of
+accept, decline, timeout and withdrawal wins, whichever process asks first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db import transaction
+from hub.models import Customer, CustomerIdentity, Interaction, InteractionStatus, RoutingOffer, utcnow
+from hub.routing.model import Offer
+
+ROUTED = (InteractionStatus.QUEUED, InteractionStatus.FOLLOWUP)
+"""Statuses of interactions routing still has to place (``queued_at`` set)."""
+
+
+def to_datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWork:
+    """An open interaction as a restarting router needs it."""
+
+    id: int
+    customer_id: int
+    channel: str
+    queue: str
+    status: str
+    agent_id: int | None
+    tier: str
+    region: str
+    thread_key: str
+    entry: str
+    arrived_at: float
+    assigned_at: float | None
+
+
+async def store_offers(sessions: async_sessionmaker[AsyncSession], offers: list[Offer],
+                       timeouts: dict[str, float]) -> list[Offer]:
+    """Keep new offers; returns those stored. An interaction closed or taken meanwhile gets
+    no row (the caller withdraws those offers from the router)."""
+    stored = []
+    async with transaction(sessions) as s:
+        for offer in offers:
+            still_waiting = (await s.execute(
+                select(Interaction.id).where(Interaction.id == offer.interaction.id,
+                                             Interaction.agent_id.is_(None),  # type: ignore[union-attr]
+                                             Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+            )).scalar_one_or_none()
+            if still_waiting is None:
+                continue
+            timeout = timeouts.get(offer.queue, 20.0)
+            s.add(RoutingOffer(interaction_id=offer.interaction.id, agent_id=offer.agent_id,
+                               queue=offer.queue, level=offer.level,
+                               offered_at=to_datetime(offer.offered_at),
+                               expires_at=to_datetime(offer.offered_at + timeout)))
+            stored.append(offer)
+    return stored
+
+
+async def claim(s: AsyncSession, interaction_id: int, agent_id: int | None = None) -> str | None:
+    """Delete the offer of ``interaction_id`` (to ``agent_id`` if given); the queue it was
+    offered through, or None when another claim won."""
+    where = [RoutingOffer.interaction_id == interaction_id]
+    if agent_id is not None:
+        where.append(RoutingOffer.agent_id == agent_id)
+    row = (await s.execute(delete(RoutingOffer).where(*where).returning(RoutingOffer.queue))).first()
+    return None if row is None else str(row[0])
+
+
+async def claim_offer(sessions: async_sessionmaker[AsyncSession], interaction_id: int,
+                      agent_id: int | None = None) -> str | None:
+    """``claim`` in a transaction of its own."""
+    async with transaction(sessions) as s:
+        return await claim(s, interaction_id, agent_id)
+
+
+async def assign_offered(s: AsyncSession, interaction_id: int, agent_id: int) -> Any:
+    """Accepting: the interaction becomes the agent's, if it is still open and nobody's."""
+    now = utcnow()
+    return (await s.execute(
+        update(Interaction)
+        .where(Interaction.id == interaction_id, Interaction.closed_at.is_(None),  # type: ignore[union-attr]
+               Interaction.agent_id.is_(None))  # type: ignore[union-attr]
+        .values(agent_id=agent_id, status=InteractionStatus.ASSIGNED, assigned_at=now, updated_at=now)
+        .returning(Interaction.channel, Interaction.customer_id, Interaction.queue)
+    )).one_or_none()
+
+
+def not_offered() -> Any:
+    """SQL condition: nobody is being offered the interaction right now."""
+    return ~exists().where(RoutingOffer.interaction_id == Interaction.id)
+
+
+async def open_work(sessions: async_sessionmaker[AsyncSession],
+                    interaction_id: int | None = None) -> list[OpenWork]:
+    """Open interactions routing places or tracks: waiting ones (``queued_at`` set) and
+    assigned ones; one query."""
+    routed = and_(Interaction.status.in_(ROUTED), Interaction.queued_at.is_not(None))  # type: ignore[attr-defined, union-attr]
+    where = [Interaction.closed_at.is_(None),  # type: ignore[union-attr]
+             routed | (Interaction.status == InteractionStatus.ASSIGNED)]
+    if interaction_id is not None:
+        where.append(Interaction.id == interaction_id)
+    query = (select(Interaction, Customer.tier, Customer.region)
+             .join(Customer, Customer.id == Interaction.customer_id).where(*where)
+             .order_by(Interaction.queued_at, Interaction.id))  # type: ignore[arg-type]
+    async with sessions() as s:
+        rows = (await s.execute(query)).all()
+    return [_work(i, tier, region) for i, tier, region in rows]
+
+
+def _work(i: Interaction, tier: str, region: str) -> OpenWork:
+    arrived = (i.queued_at or i.created_at).timestamp()
+    return OpenWork(int(i.id or 0), i.customer_id, i.channel, i.queue, i.status, i.agent_id, tier,
+                    region, i.thread_key, i.entry, arrived,
+                    i.assigned_at.timestamp() if i.assigned_at else None)
+
+
+async def stored_offers(sessions: async_sessionmaker[AsyncSession]) -> list[RoutingOffer]:
+    async with sessions() as s:
+        return list((await s.execute(select(RoutingOffer))).scalars())
+
+
+async def addresses(sessions: async_sessionmaker[AsyncSession], customer_id: int) -> list[tuple[str, str]]:
+    """Every (kind, address) a customer is known by: the blocklist and prefix table use them."""
+    query = select(CustomerIdentity.kind, CustomerIdentity.address).where(
+        CustomerIdentity.customer_id == customer_id)
+    async with sessions() as s:
+        return [(kind, address) for kind, address in (await s.execute(query)).all()]
+
+
+async def remember_region(sessions: async_sessionmaker[AsyncSession], customer_id: int, region: str) -> None:
+    """A customer's region, found from their number, is kept for their next contacts."""
+    async with transaction(sessions) as s:
+        await s.execute(update(Customer).where(Customer.id == customer_id, Customer.region == "")
+                        .values(region=region))
+
+
+async def stop_routing(sessions: async_sessionmaker[AsyncSession], interaction_id: int) -> None:
+    """Routing will not place this interaction (refused): it waits as a follow-up a person
+    may pick, and a restart does not route it again."""
+    async with transaction(sessions) as s:
+        await s.execute(update(Interaction).where(
+            Interaction.id == interaction_id, Interaction.agent_id.is_(None),  # type: ignore[union-attr]
+            Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+            .values(queued_at=None, status=InteractionStatus.FOLLOWUP, updated_at=utcnow()))
+
+
+def seconds_left(offer: RoutingOffer, now: float) -> float:
+    expires = offer.expires_at or offer.offered_at + timedelta(seconds=20)
+    return max(0.0, expires.timestamp() - now)
