@@ -18,6 +18,7 @@ from hub.events import InteractionEvent
 from hub.inbox import close_row
 from hub.models import Interaction, InteractionStatus, Message, utcnow
 from hub.outbound import send_message
+from hub.routing import state_jobs
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("contacthub.tasks")
@@ -26,6 +27,7 @@ log = logging.getLogger("contacthub.tasks")
 def celery_app(settings: Settings) -> Celery:
     """A Celery app for these settings: Redis in production, a SQLite file broker embedded."""
     app = Celery("contacthub", broker=settings.broker_url, set_as_current=False)
+    sweep = state_jobs.sweep_seconds(settings)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -37,10 +39,20 @@ def celery_app(settings: Settings) -> Celery:
             "close-idle-chats": {
                 "task": "hub.close_idle_chats", "schedule": settings.chat_idle_sweep_seconds,
             },
+            # A sweep still queued when the next one is due is dropped: a worker back from an
+            # outage runs one sweep, not one for every period it missed.
+            "end-due-wrap-ups": {
+                "task": "hub.end_due_wrap_ups", "schedule": sweep, "options": {"expires": sweep},
+            },
+            "notify-overdue": {
+                "task": "hub.notify_overdue", "schedule": sweep, "options": {"expires": sweep},
+            },
         },
     )
     app.task(name="hub.close_idle_chats")(close_idle_chats)
     app.task(name="hub.close_idle_chat")(close_idle_chat)
+    app.task(name="hub.end_due_wrap_ups")(end_due_wrap_ups)
+    app.task(name="hub.notify_overdue")(notify_overdue)
     return app
 
 
@@ -80,6 +92,18 @@ def close_idle_chats() -> int:
 def close_idle_chat(interaction_id: int) -> bool:
     """Close one idle chat with a closing message; a repeat or a late retry does nothing."""
     return bool(_worker.run(close_if_idle, interaction_id))
+
+
+def end_due_wrap_ups() -> int:
+    """Beat job: return to idle the agents whose automatic wrap-up outlived the router's timer
+    (a restart, a lost process); how many it moved. Two at once move each agent once."""
+    return len(_worker.run(state_jobs.wrap_up_sweep))
+
+
+def notify_overdue() -> int:
+    """Beat job: alert agents and supervisors to leaves and adjusts past their limit, each
+    once per reminder period however many workers sweep; how many alerts it told."""
+    return len(_worker.run(state_jobs.overdue_sweep))
 
 
 async def idle_chat_ids(core: HubCore) -> list[int]:
