@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, TicketEvent
     from hub.facade import Hub
     from hub.messages import InboundMessage
+    from hub.routing.strategies import KeyFunction
 
 PROJECT = "contacthub"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -107,4 +108,21 @@ def hub_register_dispositions(register: Callable[[str, dict[str, str]], None]) -
     Called once while the hub starts, synchronously. ``register(code, labels)`` with a
     stable code and labels per locale, e.g. ``register("refund", {"en": "Refund",
     "zh_CN": "退款"})``. Categories already stored are kept; new codes are added.
+    """
+
+
+@hookspec
+def hub_register_strategies(register: Callable[[str, KeyFunction], None]) -> None:
+    """Contribute distribution strategies a queue may name in its rules.
+
+    Called synchronously whenever the hub builds its routing configuration's strategy
+    table (when routing starts, and for the admin API's list). ``register(name, key)`` with
+    a name that is not a built-in strategy's (``longest_idle``, ``least_talk_time``,
+    ``fewest_contacts``, ``round_robin``, ``top_down``, ``random``) nor another plugin's,
+    and a key function ``key(agent, queue, rng) -> float``: ``agent`` is the
+    ``hub.routing.strategies.AgentRuntime`` of a free agent, ``queue`` the queue's name,
+    ``rng`` the router's ``random.Random``; among free agents of the same skill level the
+    smallest value is offered first (ties: top-down position, then agent id). The function
+    must be pure and fast: it runs on every re-index of a free agent. A duplicate name
+    stops start-up with one line naming both registrants. Return nothing.
     """

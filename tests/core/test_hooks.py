@@ -20,7 +20,12 @@ from hub.hookspecs import hookimpl
 from hub.messages import InboundMessage
 from hub.models import Agent, Customer, Disposition, Interaction
 from hub.outbound import send_message
+from hub.routing.config import plugin_strategies, strategy_sources
+from hub.routing.engine import Router
+from hub.routing.model import AgentConfig, Membership, Offer, QueueConfig
+from hub.routing.model import Interaction as Contact
 from hub.routing.states import AgentState, AgentStates
+from hub.routing.strategies import KeyFunction
 
 MakeHub = Callable[..., Awaitable[HubCore]]
 
@@ -364,3 +369,57 @@ async def test_register_dispositions_failure_stops_start(hub_settings: Any) -> N
     finally:
         await core.stop()
 
+
+# hub_register_strategies
+
+
+class FewestMissed:
+    """Offers first to the agent who missed the fewest offers."""
+
+    @hookimpl
+    def hub_register_strategies(self, register: Callable[[str, KeyFunction], None]) -> None:
+        register("fewest_missed", lambda agent, queue, rng: agent.missed_offers)
+
+
+async def test_register_strategies_adds_a_usable_strategy(make_hub: MakeHub) -> None:
+    core = await make_hub(FewestMissed())
+    assert strategy_sources(core.pm)["fewest_missed"] == "FewestMissed"
+    assert strategy_sources(core.pm)["longest_idle"] == "built-in"
+    router = Router([QueueConfig("billing", strategy="fewest_missed")],
+                    strategies=plugin_strategies(core.pm))
+    for agent_id, missed in ((1, 4), (2, 0), (3, 2)):
+        router.add_agent(AgentConfig(agent_id, (Membership("billing"),)))
+        router.agents[agent_id].missed_offers = missed
+        router.set_available(agent_id, True, now=0.0)
+    offers = [router.on_arrival(Contact(id=n, queue="billing", arrived_at=1.0), now=1.0) for n in (1, 2, 3)]
+    assert [o.agent_id for o in offers if isinstance(o, Offer)] == [2, 3, 1]
+
+
+class FewestMissedAgain:
+    @hookimpl
+    def hub_register_strategies(self, register: Callable[[str, KeyFunction], None]) -> None:
+        register("fewest_missed", lambda agent, queue, rng: -agent.missed_offers)
+
+
+class ShadowsBuiltIn:
+    @hookimpl
+    def hub_register_strategies(self, register: Callable[[str, KeyFunction], None]) -> None:
+        register("round_robin", lambda agent, queue, rng: 0.0)
+
+
+@pytest.mark.parametrize(("plugins", "message"), [
+    ((FewestMissed(), FewestMissedAgain()),
+     "strategy 'fewest_missed' is registered twice: by plugin 'FewestMissedAgain' and by plugin "
+     "'FewestMissed'"),
+    ((ShadowsBuiltIn(),), "strategy 'round_robin' from plugin 'ShadowsBuiltIn' has the name of a built-in"),
+])
+async def test_register_strategies_duplicate_name_stops_start(
+        hub_settings: Any, plugins: tuple[object, ...], message: str) -> None:
+    core = create_hub(hub_settings(), plugins=list(plugins), load_entry_points=False)
+    await create_all(core.engine)
+    try:
+        with pytest.raises(ConfigError) as err:
+            await core.start()
+        assert message in str(err.value) and "\n" not in str(err.value)
+    finally:
+        await core.stop()
