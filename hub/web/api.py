@@ -293,3 +293,4 @@ async def get_health(request: web.Request) -> dict[str, Any]:
 @api.route("GET", "/api/openapi.json", summary="This document", role=None, tag="meta")
 async def get_openapi(request: web.Request) -> dict[str, Any]:
     return request.app[API].document()
+from hub.web import admin_routing, admin_routing_lists  # noqa: E402, F401  (their routes join this API)
