@@ -66,6 +66,8 @@ class EntryRuleSpec:
     def from_json(cls, doc: Mapping[str, Any]) -> EntryRuleSpec:
         """A rule from a row-shaped document (``destinations`` as ``[{"queue", "weight"}]``);
         missing fields take the table's defaults and ``id`` defaults to 0 for a rule not stored."""
+        if not isinstance(doc, Mapping):
+            raise ValueError(f"an entry rule is an object, got {type(doc).__name__}")
         destinations = doc.get("destinations", [])
         if not isinstance(destinations, list) or not all(isinstance(d, Mapping) for d in destinations):
             raise ValueError('destinations: expected a list like [{"queue": "a", "weight": 3}]')
