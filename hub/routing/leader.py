@@ -80,7 +80,8 @@ class Leadership:
         """Begin contending in the background; returns at once. ``on_elected`` is awaited when
         this process becomes leader; ``on_deposed`` when it loses the lock (connection lost).
         If ``on_elected`` raises, the error is logged, the lock handed back so another process
-        can lead, and this one tries again after ``retry_seconds``."""
+        can lead, and this one tries again after ``retry_seconds``. ``on_elected`` should start
+        the work and return: the lock is watched only once it has returned."""
         if self._task is not None:
             raise RuntimeError(f"leadership {self.name!r} already started")
         self._task = asyncio.create_task(self._contend(on_elected, on_deposed), name=f"leader:{self.name}")
@@ -229,7 +230,11 @@ class _AdvisoryLock:
 
 
 class _FileLock:
-    """An exclusive ``flock`` on a file next to the SQLite database."""
+    """An exclusive ``flock`` on a file next to the SQLite database.
+
+    The lock belongs to the open file: a child forked without exec inherits it and would keep
+    it after the leader dies, so the descriptor is close-on-exec and never shared on purpose.
+    """
 
     def __init__(self, path: str, retry_seconds: float) -> None:
         self._path = path
