@@ -53,23 +53,21 @@ def agent_topic(agent_id: int) -> str:
 
 def sweep_seconds(settings: Settings) -> float:
     """How often both sweeps run (``state_sweep_seconds``, 15 s by default)."""
-    return float(getattr(settings, "state_sweep_seconds", 15.0))
+    return settings.state_sweep_seconds
 
 
 def reminder_seconds(settings: Settings) -> float:
     """How long after an alert an overdue span is told again; 0 turns reminders off."""
+    # Not a setting yet: a hub that adds ``overdue_reminder_minutes`` changes it here.
     return float(getattr(settings, "overdue_reminder_minutes", 10.0)) * 60
 
 
 def state_policy(settings: Settings) -> StatePolicy:
     """The wrap-up length and adjust warning the sweeps apply; they must be the router's own,
     or a sweep would end wrap-ups the router still times."""
-    default = StatePolicy()
-    return StatePolicy(
-        wrap_up_seconds=int(getattr(settings, "wrap_up_seconds", default.wrap_up_seconds)),
-        adjust_warning_seconds=int(getattr(settings, "adjust_warning_seconds",
-                                           default.adjust_warning_seconds)),
-    )
+    return StatePolicy(wrap_up_seconds=settings.wrap_up_seconds,
+                       adjust_warning_seconds=settings.adjust_warning_seconds,
+                       manual_wrap_up=settings.manual_wrap_up)
 
 
 async def end_due_wrap_ups(states: AgentStates, now: datetime | None = None) -> list[int]:
@@ -111,14 +109,15 @@ class RedisClaims:
 
     PREFIX = "contacthub:alerted:"
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, prefix: str = PREFIX) -> None:
         self._redis = redis
+        self._prefix = prefix
 
     async def claim(self, key: str, ttl_seconds: float) -> bool:
-        return bool(await self._redis.set(self.PREFIX + key, b"1", nx=True, ex=int(ttl_seconds)))
+        return bool(await self._redis.set(self._prefix + key, b"1", nx=True, ex=int(ttl_seconds)))
 
     async def release(self, key: str) -> None:
-        await self._redis.delete(self.PREFIX + key)
+        await self._redis.delete(self._prefix + key)
 
 
 class FileClaims:

@@ -5,8 +5,10 @@ however many workers sweep and whether or not one restarted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -358,11 +360,14 @@ async def test_two_workers_sharing_redis_tell_each_alert_once(
 ) -> None:
     from redis import asyncio as aioredis
 
-    # One client per worker: each connects on first use, on its own worker's loop.
+    # One client per worker: each connects on first use, on its own worker's loop. A prefix
+    # of the test's own: every test's database starts its agents at id 1.
     mine, theirs = aioredis.from_url(redis_url), aioredis.from_url(redis_url)
+    prefix = f"test:{uuid.uuid4().hex}:"
     try:
-        await two_workers_tell(states, other_worker, lambda n: RedisClaims(mine if n == 0 else theirs))
-        ttl = await mine.ttl(next(iter(await mine.keys(RedisClaims.PREFIX + "*"))))
+        await two_workers_tell(states, other_worker,
+                               lambda n: RedisClaims(mine if n == 0 else theirs, prefix))
+        ttl = await mine.ttl(next(iter(await mine.keys(prefix + "*"))))
         assert 0 < ttl <= 24 * 3600
     finally:
         await mine.aclose()
@@ -400,9 +405,103 @@ def test_both_sweeps_run_on_beat_every_state_sweep_seconds(tmp_path: Path) -> No
 
 
 def test_the_sweeps_use_the_routers_policy(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path)
-    policy = state_policy(settings)
+    settings = load_settings(data_dir=tmp_path, wrap_up_seconds=45, adjust_warning_seconds=120,
+                             state_sweep_seconds=2.5)
 
-    assert (policy.wrap_up_seconds, policy.adjust_warning_seconds) == (
-        getattr(settings, "wrap_up_seconds", 30), getattr(settings, "adjust_warning_seconds", 600))
+    assert state_policy(settings) == StatePolicy(wrap_up_seconds=45, adjust_warning_seconds=120)
+    assert hub_tasks.celery_app(settings).conf.beat_schedule["notify-overdue"]["schedule"] == 2.5
 
+
+# A real worker with beat
+
+
+Seen = Callable[[AgentStates, int], Awaitable[bool]]
+
+
+async def worker_sweeps(tmp_path: Path, seen: Seen, **env: str) -> tuple[int, str]:
+    """Run the web process and a Celery worker with beat sweeping every second; put an agent in
+    a wrap-up whose timer nobody holds and another on an overdue leave; wait until ``seen``
+    (states, the wrapping agent) says so. The agent on leave and the worker's log."""
+    from tests.tasks.test_worker_process import running_hub
+
+    async with asyncio.timeout(55), running_hub(tmp_path, CONTACTHUB_STATE_SWEEP_SECONDS="1", **env) as hub:
+        settings = load_settings(data_dir=hub.data_dir, redis_url=env.get("CONTACTHUB_REDIS_URL", ""))
+        core = create_hub(settings, load_entry_points=False, serves_channels=False)
+        await core.start()
+        try:
+            states = AgentStates(core, state_policy(settings))
+            now = datetime.now(UTC)
+            wrapping = await in_wrap_up(states, now - timedelta(minutes=1))
+            leaving = await on_leave(states, now - timedelta(minutes=11))
+            while True:
+                if await seen(states, wrapping):
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(3)  # three more sweeps, which must tell nothing new
+        finally:
+            await core.stop()
+    return leaving, hub.logs["worker"].read_text()
+
+
+def succeeded(log: str, task: str) -> list[str]:
+    """What each run of ``task`` returned, from the worker's log."""
+    return [line.rsplit(": ", 1)[1] for line in log.splitlines()
+            if f"Task {task}[" in line and "succeeded" in line]
+
+
+@pytest.mark.slow
+async def test_a_worker_on_beat_ends_a_lost_wrap_up_and_alerts_an_overdue_leave_over_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    from redis import asyncio as aioredis
+
+    redis = aioredis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe("contacthub:events")
+    alerts: list[tuple[str, dict[str, Any]]] = []
+
+    async def seen(states: AgentStates, wrapping: int) -> bool:
+        while item := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05):
+            envelope = json.loads(item["data"])
+            if envelope["payload"].get("type") == "alert":
+                alerts.append((envelope["topic"], envelope["payload"]))
+        return (await states.current(wrapping)).state == S.IDLE and len(alerts) == 2
+
+    try:
+        leaving, log = await worker_sweeps(
+            tmp_path, seen, CONTACTHUB_REDIS_URL=redis_url,
+            CONTACTHUB_BROKER_URL=redis_url.rsplit("/", 1)[0] + "/8")
+        await seen_late(pubsub, alerts)
+    finally:
+        await pubsub.aclose()
+        await redis.aclose()
+
+    assert [(topic, alert["agent_id"], alert["state"], alert["reason"]) for topic, alert in alerts] == [
+        (f"agent:{leaving}", leaving, "leave", "restroom"), (SUPERVISORS, leaving, "leave", "restroom")]
+    assert alerts[1][1]["agent_name"]
+    assert "1" in succeeded(log, "hub.end_due_wrap_ups")
+    assert succeeded(log, "hub.notify_overdue").count("1") == 1
+
+
+async def seen_late(pubsub: Any, alerts: list[tuple[str, dict[str, Any]]]) -> None:
+    """Alerts published during the last sweeps, still in the subscription."""
+    while item := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2):
+        envelope = json.loads(item["data"])
+        if envelope["payload"].get("type") == "alert":
+            alerts.append((envelope["topic"], envelope["payload"]))
+
+
+@pytest.mark.slow
+async def test_a_worker_on_beat_ends_a_lost_wrap_up_and_alerts_an_overdue_leave_embedded(
+    tmp_path: Path,
+) -> None:
+    async def seen(states: AgentStates, wrapping: int) -> bool:
+        told = (tmp_path / "var" / "alerted").exists() and any((tmp_path / "var" / "alerted").iterdir())
+        return told and (await states.current(wrapping)).state == S.IDLE
+
+    leaving, log = await worker_sweeps(tmp_path, seen)
+
+    assert [path.name.split("-")[:2] for path in (tmp_path / "var" / "alerted").iterdir()] == [
+        [str(leaving), "leave"]]
+    assert "1" in succeeded(log, "hub.end_due_wrap_ups")
+    assert succeeded(log, "hub.notify_overdue").count("1") == 1
