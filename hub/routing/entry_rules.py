@@ -33,6 +33,7 @@ class EntryRuleSpec:
     ``{"days": [...], "from": "HH:MM", "to": "HH:MM", "timezone": ...}`` (``{}``: any time);
     without ``days`` it is every day, without ``from``/``to`` the whole day, and a window
     crossing midnight belongs to the day it starts. A block rule ignores ``destinations``.
+    ``schedule`` is the window as a ``Schedule``.
     """
 
     id: int
@@ -47,16 +48,7 @@ class EntryRuleSpec:
 
     def __post_init__(self) -> None:
         where = f"entry rule {self.id}"
-        if not isinstance(self.id, int) or isinstance(self.id, bool):
-            raise ValueError(f"{where}: id must be an integer")
-        if not isinstance(self.entry, str) or not self.entry:
-            raise ValueError(f"{where}: entry must be a number, an address or '*'")
-        if not isinstance(self.position, int) or isinstance(self.position, bool):
-            raise ValueError(f"{where}: position must be an integer, got {self.position!r}")
-        if self.action not in (ROUTE, BLOCK):
-            raise ValueError(f"{where}: action {self.action!r} is neither 'route' nor 'block'")
-        if not isinstance(self.message, str):
-            raise ValueError(f"{where}: message must be text")
+        _check_scalars(self, where)
         object.__setattr__(self, "areas", _areas(self.areas, where))
         object.__setattr__(self, "destinations", _destinations(self.destinations, self.action, where))
         object.__setattr__(self, "schedule", window_schedule(self.window, f"{where}: window"))
@@ -178,6 +170,19 @@ def _window_days(days: object, where: str) -> set[str]:
     if unknown:
         raise ValueError(f"{where}: unknown day {unknown[0]!r} (use {', '.join(DAYS)})")
     return set(days)
+
+
+def _check_scalars(rule: EntryRuleSpec, where: str) -> None:
+    if not isinstance(rule.id, int) or isinstance(rule.id, bool):
+        raise ValueError(f"{where}: id must be an integer")
+    if not isinstance(rule.entry, str) or not rule.entry:
+        raise ValueError(f"{where}: entry must be a number, an address or '*'")
+    if not isinstance(rule.position, int) or isinstance(rule.position, bool):
+        raise ValueError(f"{where}: position must be an integer, got {rule.position!r}")
+    if rule.action not in (ROUTE, BLOCK):
+        raise ValueError(f"{where}: action {rule.action!r} is neither 'route' nor 'block'")
+    if not isinstance(rule.message, str):
+        raise ValueError(f"{where}: message must be text")
 
 
 def _in_areas(areas: tuple[str, ...], region: str | None, forms: tuple[str, ...]) -> bool:
