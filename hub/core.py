@@ -54,6 +54,15 @@ class HubCore:
         self._facades: dict[str, Hub] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_channels()
+        from hub.routing.service import RoutingService
+        from hub.routing.states import AgentStates, StatePolicy
+
+        self.states = AgentStates(self, StatePolicy(
+            wrap_up_seconds=settings.wrap_up_seconds, adjust_warning_seconds=settings.adjust_warning_seconds,
+            manual_wrap_up=settings.manual_wrap_up))
+        """Agents' states, recorded as spans; every process may change them."""
+        self.routing = RoutingService(self, self.states)
+        """The ACD; it routes only in the process that holds the leader lock."""
 
     def _make_bus(self) -> EventBus:
         if self.settings.redis_url:
@@ -108,6 +117,7 @@ class HubCore:
             except Exception as err:
                 channel.report_health(HealthState.DOWN, f"failed to start: {err}")
                 log.exception("channel %s failed to start", name)
+        await self.routing.start()
 
     async def _on_delivery_request(self, _topic: str, payload: dict[str, Any]) -> None:
         from hub.outbound import deliver
@@ -115,6 +125,8 @@ class HubCore:
         self.spawn(deliver(self, int(payload["message_id"])))
 
     async def stop(self) -> None:
+        if self.serves_channels:
+            await self.routing.stop()
         for channel in self.channels.values() if self.serves_channels else ():
             try:
                 await channel.stop()

@@ -17,7 +17,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from hub.channel import Channel
-    from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, TicketEvent
+    from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, OfferEvent, TicketEvent
     from hub.facade import Hub
     from hub.messages import InboundMessage
     from hub.routing.strategies import KeyFunction
@@ -98,6 +98,18 @@ def hub_on_agent_state(event: AgentStateEvent) -> None:
     Called by ``hub.routing.states.AgentStates.change`` after the change is committed, for
     every plugin, once per change; the same event then goes to live screens on the
     ``agent-states`` topic. The return value is ignored. May be async.
+    """
+
+
+@hookspec
+def hub_on_offer(event: OfferEvent) -> None:
+    """Observe routing's offers: ``offered``, ``accepted``, ``declined``, ``timeout``, ``withdrawn``.
+
+    Called by the leading router (``hub.routing.service.RoutingService``) once per change,
+    after the offer is stored or its end is decided in the database, for every plugin; the
+    same event then goes to the ``routing`` bus topic and to the agent's screens. A voice
+    channel rings the agent's phone on ``offered`` and stops it on the others; reports count
+    them. The return value is ignored. May be async.
     """
 
 

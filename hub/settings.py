@@ -45,13 +45,15 @@ class Settings(BaseModel):
     routing: bool = True
     """Whether this process contends to run the router (a web process does; set False for a
     process that should only serve screens)."""
-    capacity: dict[str, int] = Field(default_factory=lambda: {"voice": 1, "chat": 3, "email": 5})
-    """Contacts an agent holds at once per channel, unless their own routing profile says."""
+    capacity: dict[str, int] = Field(
+        default_factory=lambda: {"voice": 1, "web": 3, "chat": 3, "wechat": 3, "email": 5, "*": 1})
+    """Contacts an agent holds at once per channel, unless their own routing profile says;
+    ``"*"`` covers the channels not named."""
     capacity_exclusive: list[str] = Field(default_factory=lambda: ["voice"])
     capacity_interruptible: list[str] = Field(default_factory=list)
     """Channels whose work an exclusive contact may arrive on top of (``["chat"]``: a call
     may interrupt chat work)."""
-    wrap_up_seconds: int = Field(default=30, ge=0)
+    wrap_up_seconds: float = Field(default=30, ge=0)
     adjust_warning_seconds: int = Field(default=600, gt=0)
     manual_wrap_up: bool = False
     state_sweep_seconds: float = Field(default=15, gt=0)

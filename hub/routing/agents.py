@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from hub.routing.model import MAX_PROFICIENCY, QueueConfig
 from hub.routing.strategies import AgentRuntime, KeyFunction, strategy_key
@@ -17,8 +17,9 @@ class FreeAgents:
     """Index of agents able to take one more interaction; stale entries are dropped lazily."""
 
     def __init__(self, queues: Mapping[str, QueueConfig], rng: random.Random,
-                 strategies: Mapping[str, KeyFunction]) -> None:
+                 strategies: Mapping[str, KeyFunction], channels: Iterable[str] = ()) -> None:
         self._queues = queues
+        self._channels = tuple(channels)
         self._strategies = strategies
         self._rng = rng
         self._heaps: dict[HeapKey, list[Entry]] = {}
@@ -37,7 +38,8 @@ class FreeAgents:
     def _push_all(self, agent: AgentRuntime) -> list[HeapKey]:
         keys = []
         capacity = agent.config.capacity
-        channels = [ch for ch in capacity.limits if capacity.allows(agent.load, ch)]
+        named = self._channels or tuple(ch for ch in capacity.limits if ch != "*")
+        channels = [ch for ch in named if capacity.allows(agent.load, ch)]
         for member in agent.config.memberships:
             queue = self._queues.get(member.queue)
             if queue is None:

@@ -45,7 +45,7 @@ class Router:
 
     def __init__(self, queues: Iterable[QueueConfig], tiers: Iterable[str] = DEFAULT_TIERS,
                  window: float = 1800.0, rng: random.Random | None = None,
-                 strategies: Mapping[str, KeyFunction] | None = None) -> None:
+                 strategies: Mapping[str, KeyFunction] | None = None, channels: Iterable[str] = ()) -> None:
         self.queues = {queue.name: queue for queue in queues}
         known = {**STRATEGIES, **(strategies or {})}
         unknown = sorted({q.strategy for q in self.queues.values()} - set(known))
@@ -53,7 +53,8 @@ class Router:
             raise ValueError(f"unknown routing strategy: {', '.join(unknown)}")
         self.tier_rank = {tier: rank for rank, tier in enumerate(tiers)}
         self.window = window
-        self.free = FreeAgents(self.queues, rng or random.Random(0), known)
+        # Free agents are indexed per channel: the channels routed (or each agent's limits).
+        self.free = FreeAgents(self.queues, rng or random.Random(0), known, channels)
         self.waiting = Waiting()
         self.offers: dict[int, Offer] = {}
         self.active: dict[int, tuple[int, Interaction, float]] = {}

@@ -93,9 +93,13 @@ class Capacity:
     exclusive: frozenset[str] = frozenset({"voice"})
     interruptible: frozenset[str] = frozenset()
 
+    def limit(self, channel: str) -> int:
+        """How many of ``channel`` at once; ``"*"`` in ``limits`` covers channels not named."""
+        return self.limits.get(channel, self.limits.get("*", 0))
+
     def allows(self, load: Mapping[str, int], channel: str) -> bool:
         """Whether one more interaction of ``channel`` fits beside the work in ``load``."""
-        if load.get(channel, 0) >= self.limits.get(channel, 0):
+        if load.get(channel, 0) >= self.limit(channel):
             return False
         busy = [name for name, count in load.items() if count > 0]
         if any(name in self.exclusive for name in busy):

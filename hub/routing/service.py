@@ -187,7 +187,8 @@ class RoutingService:
         capacity = Capacity(dict(settings.capacity), frozenset(settings.capacity_exclusive),
                             frozenset(settings.capacity_interruptible))
         config = await load_routing_config(self.core.sessions, capacity, plugin_strategies(self.core.pm))
-        router = Router(config.queues, config.tiers, strategies=config.strategies)
+        channels = (set(self.core.channels) | set(settings.capacity)) - {"*"}
+        router = Router(config.queues, config.tiers, strategies=config.strategies, channels=sorted(channels))
         for agent in config.agents.values():
             router.add_agent(agent)
         self.router, self.config = router, config
@@ -463,7 +464,7 @@ class RoutingService:
         elif kind == "wrap_up_end":
             await self._end_wrap_up(int(payload["agent_id"]))
         elif kind == "board":
-            await self._publish_board()
+            await self.publish_board()
 
     async def _expired(self, interaction_id: int, agent_id: int) -> None:
         router = self.router
@@ -576,7 +577,8 @@ class RoutingService:
         if ("board", None) not in self._timers:
             self._later(("board", None), 1.0, {"kind": "board"})
 
-    async def _publish_board(self) -> None:
+    async def publish_board(self) -> None:
+        """Build the wallboard now and publish it to every process's screens."""
         router, config = self.router, self.config
         assert router is not None and config is not None
         held = {queue: len(items) for queue, items in self._held.items()}

@@ -57,6 +57,8 @@ def _rules() -> dict[tuple[AgentState, AgentState], frozenset[Mover]]:
         ((S.OFFERED,), (S.ACTIVE,), (agent, hub)),  # accepted
         ((S.OFFERED,), (S.IDLE,), (hub,)),  # withdrawn: the customer left or was served
         ((S.OFFERED,), (S.BUSY,), (hub,)),  # missed: not accepted in time
+        # Busy while it rings: the agent (or a supervisor) may; routing withdraws the offer.
+        ((S.OFFERED,), (S.BUSY,), (agent, supervisor)),
         (READY, (S.ACTIVE,), (agent, hub)),  # an outbound contact, a picked contact
         ((S.ACTIVE,), (S.HOLD,), (agent, hub)),
         ((S.HOLD,), (S.ACTIVE,), (agent, hub)),

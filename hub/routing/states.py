@@ -51,7 +51,7 @@ TOPIC = "agent-states"
 class StatePolicy:
     """How long automatic wrap-up lasts and when an adjust needs a supervisor's eye."""
 
-    wrap_up_seconds: int = 30
+    wrap_up_seconds: float = 30
     adjust_warning_seconds: int = 600
     manual_wrap_up: bool = False
     """Whether agents may enter wrap-up by themselves, outside a contact."""

@@ -14,6 +14,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from hub import inbox
 from hub.errors import InvalidRequest
 from hub.models import Agent
+from hub.routing.service import agent_topic
 from hub.web.access import require
 from hub.web.keys import CORE, INBOX, SOCKETS
 
@@ -67,6 +68,20 @@ class InboxFanout:
             if conn.agent.id == holder or inbox.is_supervisor(conn.agent):
                 conn.push_text(text)
 
+    async def on_state(self, _topic: str, payload: dict[str, Any]) -> None:
+        """An agent's state changed: their own screens and supervisors' screens hear of it."""
+        text = json.dumps({"type": "agent_state", **payload})
+        for conn in list(self.sockets):
+            if conn.agent.id == payload.get("agent_id") or inbox.is_supervisor(conn.agent):
+                conn.push_text(text)
+
+    async def to_supervisors(self, _topic: str, payload: dict[str, Any]) -> None:
+        """Wallboards and alerts about agents, for supervisors' screens only."""
+        text = json.dumps(payload if "type" in payload else {"type": _topic, **payload})
+        for conn in list(self.sockets):
+            if inbox.is_supervisor(conn.agent):
+                conn.push_text(text)
+
     def _track(self, kind: Any, interaction_id: int, agent_id: Any) -> None:
         if kind == "assigned" and isinstance(agent_id, int):
             self.holder[interaction_id] = agent_id
@@ -83,6 +98,8 @@ class AgentSocket:
         self.agent = agent
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
         self.watching: dict[int, Callable[[], None]] = {}
+        self.personal: Callable[[], None] | None = self.core.bus.subscribe(
+            agent_topic(int(agent.id or 0)), self.on_personal)
 
     def push(self, frame: dict[str, Any]) -> None:
         self.push_text(json.dumps(frame))
@@ -101,6 +118,10 @@ class AgentSocket:
     def on_assigned(self, interaction_id: int, agent_id: int | None) -> None:
         if agent_id != self.agent.id and not inbox.is_supervisor(self.agent):
             self.unwatch(interaction_id, revoked=True)
+
+    async def on_personal(self, _topic: str, payload: dict[str, Any]) -> None:
+        """Offers, offer ends and alerts for this agent (``agent:<id>``): forwarded as they are."""
+        self.push(payload)
 
     async def on_interaction(self, _topic: str, payload: dict[str, Any]) -> None:
         self.push({"type": "interaction", **payload})
@@ -149,6 +170,8 @@ class AgentSocket:
         for unsubscribe in self.watching.values():
             unsubscribe()
         self.watching.clear()
+        if self.personal is not None:
+            self.personal()
 
 
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:

@@ -9,6 +9,9 @@ from aiohttp import web
 
 from hub.core import HubCore
 from hub.outbound import redeliver_pending
+from hub.routing.service import BOARD
+from hub.routing.states import TOPIC as STATES_TOPIC
+from hub.web import routing_api  # noqa: F401  (its routes join the API)
 from hub.web.access import errors_middleware, headers_middleware, session_middleware
 from hub.web.agent_ws import InboxFanout, agent_socket, close_sockets
 from hub.web.api import api
@@ -28,6 +31,9 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
     app[SOCKETS] = weakref.WeakSet()
     app[INBOX] = InboxFanout()
     core.bus.subscribe("inbox", app[INBOX].on_event)
+    core.bus.subscribe(STATES_TOPIC, app[INBOX].on_state)
+    for topic in (BOARD, "supervisors"):
+        core.bus.subscribe(topic, app[INBOX].to_supervisors)
     if manage_core:
         app.cleanup_ctx.append(_core_life)
     app.on_shutdown.append(close_sockets)

@@ -423,3 +423,42 @@ async def test_register_strategies_duplicate_name_stops_start(
         assert message in str(err.value) and "\n" not in str(err.value)
     finally:
         await core.stop()
+
+
+# hub_on_offer
+
+
+class OfferWatcher:
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    @hookimpl
+    async def hub_on_offer(self, event: Any) -> None:
+        self.seen.append(event)
+
+
+async def test_on_offer_hears_the_offer_and_its_answer(make_hub: MakeHub) -> None:
+    from hub.ingest import ingest
+    from hub.models import AgentSkill
+    from hub.routing import actions
+    from hub.routing.config import CONFIG_TOPIC
+
+    watcher = OfferWatcher()
+    core = await make_hub(watcher)
+    async with transaction(core.sessions) as s:
+        agent = Agent(number="1001", name="Li Na", password_hash="")
+        s.add(agent)
+        await s.flush()
+        s.add(AgentSkill(agent_id=agent.id, queue="default"))
+    await core.bus.publish(CONFIG_TOPIC, {"event": "routing-config", "what": "skills"})
+    await core.states.change(int(agent.id), AgentState.IDLE, by=agent.id)  # type: ignore[arg-type]
+    result = await ingest(core, inbound())
+    await wait_for(lambda: len(watcher.seen) == 1)
+    await actions.accept_offer(core, agent, result.interaction_id)
+    await wait_for(lambda: len(watcher.seen) == 2)
+
+    offered, accepted = watcher.seen
+    assert (offered.kind, offered.agent_id, offered.interaction_id, offered.queue) == (
+        "offered", agent.id, result.interaction_id, "default")
+    assert offered.timeout == 20.0 and offered.channel == "memory"
+    assert (accepted.kind, accepted.interaction_id) == ("accepted", result.interaction_id)

@@ -119,7 +119,7 @@ async def test_a_span_ends_exactly_when_the_next_begins(
     (S.LEAVE, S.STUDY, {}, "illegal_transition"),
     (S.ACTIVE, S.OFFERED, {}, "illegal_transition"),
     (S.IDLE, S.OFFERED, {"interaction_id": 1}, "transition_not_allowed"),
-    (S.OFFERED, S.BUSY, {"reason": "break"}, "transition_not_allowed"),
+    (S.OFFERED, S.IDLE, {}, "transition_not_allowed"),
     (S.ACTIVE, S.LOGGED_OUT, {}, "transition_not_allowed"),
     (S.IDLE, S.BUSY, {}, "reason_required"),
     (S.IDLE, S.BUSY, {"reason": "napping"}, "unknown_reason"),
