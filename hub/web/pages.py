@@ -1,4 +1,5 @@
-"""Server-rendered pages: login, logout, the agent inbox shell, static files and JS catalogs."""
+"""Server-rendered pages: login, logout, the agent inbox shell, the supervisors' wallboard,
+static files and JS catalogs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from babel.dates import format_date, format_datetime, format_timedelta
 
 import hub
 from hub.i18n import SUPPORTED, catalog_dict, negotiate, translations
+from hub.inbox import is_supervisor
 from hub.models import utcnow
 from hub.web.access import login_of
 from hub.web.auth import (
@@ -59,6 +61,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/inbox", inbox_page)
+    app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/i18n/{locale}.json", js_catalog)
     app.router.add_static("/static/", WEB_DIR / "static", name="static", append_version=True)
@@ -210,7 +213,19 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"/login?next={request.path_qs}")
     return render(request, "inbox.html", {
         "agent": login.agent, "csrf": login.csrf_token, "now": utcnow(),
+        "supervisor": is_supervisor(login.agent),
     })
+
+
+async def wallboard_page(request: web.Request) -> web.StreamResponse:
+    """Supervisors' live view of queues, service levels and agents; agents are refused."""
+    login = login_of(request)
+    if login is None:
+        raise web.HTTPFound(f"/login?next={request.path_qs}")
+    if not is_supervisor(login.agent):
+        message = gettext_for(locale_of(request))(_("The wallboard is for supervisors."))
+        raise web.HTTPForbidden(text=message)
+    return render(request, "wallboard.html", {"agent": login.agent, "csrf": login.csrf_token})
 
 
 async def js_catalog(request: web.Request) -> web.StreamResponse:

@@ -111,6 +111,8 @@ function renderHeader() {
   $('#take-button').hidden = !(waiting && open.agent_id === null);
   $('#close-button').hidden = open.status === 'closed' || !(state.mayWrite || !waiting);
   $('#reply').hidden = !state.mayWrite;
+  const move = $('#move-button');
+  if (move) move.hidden = open.status === 'closed';
 }
 
 export function setOpenName(name) {

@@ -39,3 +39,18 @@ export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/** At most one call per ``ms``; a call inside the window runs once at its end. */
+export function throttle(fn, ms) {
+  let last = 0;
+  let timer = null;
+  return (...args) => {
+    const wait = last + ms - Date.now();
+    if (wait <= 0) {
+      last = Date.now();
+      fn(...args);
+    } else if (timer === null) {
+      timer = setTimeout(() => { timer = null; last = Date.now(); fn(...args); }, wait);
+    }
+  };
+}

@@ -10,7 +10,10 @@ import { _, formatAgo, formatWait, loadCatalog } from './i18n.js';
 import { initKeys } from './keys.js';
 import { channelLabel, channelMark, tierLabel } from './labels.js';
 import { Live } from './live.js';
+import { initMove } from './move.js';
+import { applyOfferFrame, initOffers, loadOffers, tickOffers } from './offers.js';
 import { state } from './state.js';
+import { applyStatusFrame, initStatusBar, refreshStatus, tickStatus } from './statusbar.js';
 import { showError, showInfo } from './toast.js';
 
 const live = new Live({ onFrame, onState });
@@ -20,6 +23,9 @@ async function boot() {
   await loadCatalog();
   initConversation({ live, refreshList, switchView });
   initKeys({ moveSelection, openSelected, switchView });
+  initOffers({ opened: openAccepted });
+  initMove({ moved: () => { refreshList(); catchUp(); } });
+  initStatusBar();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener('click', () => switchView(tab.dataset.view));
   }
@@ -84,6 +90,8 @@ function listRow(item, index) {
 }
 
 function tick() {
+  tickStatus();
+  tickOffers();
   for (const node of document.querySelectorAll('.wait[data-since]')) {
     node.textContent = formatWait(node.dataset.since);
   }
@@ -130,9 +138,22 @@ function onFrame(frame) {
       leaveConversation();
     }
     refreshSoon();
+  } else if (frame.type === 'offer') {
+    applyOfferFrame(frame);
   } else if (frame.type === 'error') {
     showError(frame.message);
   }
+  applyStatusFrame(frame, state.agentId);
+}
+
+/** An accepted offer: the conversation is mine, open it ready to reply. */
+async function openAccepted(id) {
+  state.view = 'mine';
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.setAttribute('aria-selected', tab.dataset.view === 'mine' ? 'true' : 'false');
+  }
+  await openConversation(id, { focusReply: true });
+  await refreshList();
 }
 
 function onState(status, detail) {
@@ -141,7 +162,8 @@ function onState(status, detail) {
     conn.textContent = _('Live');
     conn.className = 'conn conn-on';
     if (state.openId !== null) live.send({ type: 'watch', interaction_id: state.openId });
-    if (detail) { catchUp(); refreshList(); }
+    if (detail) { catchUp(); refreshList(); refreshStatus(); }
+    loadOffers();
   } else if (status === 'closed') {
     conn.textContent = _('Reconnecting in {seconds} s…', { seconds: Math.ceil(detail / 1000) });
     conn.className = 'conn conn-off';

@@ -2,6 +2,9 @@
 
 import { chooseFile, focusReply, openCloseDialog, sendReply, takeOpen } from './conversation.js';
 import { $ } from './dom.js';
+import { openMoveDialog } from './move.js';
+import { acceptOffer, declineOffer, hasOffer } from './offers.js';
+import { nextContact, openStateMenu } from './statusbar.js';
 
 let prefix = null;
 let prefixTimer = null;
@@ -35,6 +38,12 @@ function onKey(event, actions) {
     return;
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // Enter answers a ringing offer wherever the focus was left, except on the offer's own buttons.
+  if (event.key === 'Enter' && hasOffer() && !anyDialogOpen() && !event.target.closest('#offers')) {
+    event.preventDefault();
+    acceptOffer();
+    return;
+  }
   if (event.key === 'Enter' && ['BUTTON', 'A'].includes(event.target.tagName)) return;
   if (anyDialogOpen()) {
     if (event.key === '?' && $('#help-dialog').open) { event.preventDefault(); $('#help-dialog').close(); }
@@ -59,6 +68,11 @@ function plainKeys(actions) {
     k: () => actions.moveSelection(-1),
     ArrowUp: () => actions.moveSelection(-1),
     Enter: () => actions.openSelected(),
+    a: () => acceptOffer(),
+    d: () => declineOffer(),
+    s: () => openStateMenu(),
+    n: () => nextContact(),
+    m: () => openMoveDialog(),
     t: () => takeOpen(),
     r: () => focusReply(),
     i: () => focusReply(),

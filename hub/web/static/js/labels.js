@@ -49,3 +49,22 @@ export function authorLabel(message) {
   const labels = { customer: _('Customer'), agent: _('Agent'), system: _('System'), bot: _('Bot') };
   return labels[message.author_type] || message.author_type;
 }
+
+export function stateLabel(agentState) {
+  const labels = {
+    logged_out: _('Logged out'), idle: _('Idle'), busy: _('Busy'), offered: _('Ringing'),
+    active: _('On a contact'), hold: _('On hold'), wrap_up: _('Wrap-up'), adjust: _('Adjust'),
+    leave: _('Leave'), study: _('Study'), handover: _('Hand-over'),
+  };
+  return labels[agentState] || agentState;
+}
+
+/** Seconds as a clock: 0:42, 12:05, 1:02:09. */
+export function formatSeconds(value) {
+  let total = Math.max(0, Math.floor(value || 0));
+  const hours = Math.floor(total / 3600);
+  total %= 3600;
+  const minutes = Math.floor(total / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
