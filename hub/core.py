@@ -55,11 +55,10 @@ class HubCore:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_channels()
         from hub.routing.service import RoutingService
-        from hub.routing.states import AgentStates, StatePolicy
+        from hub.routing.state_jobs import state_policy
+        from hub.routing.states import AgentStates
 
-        self.states = AgentStates(self, StatePolicy(
-            wrap_up_seconds=settings.wrap_up_seconds, adjust_warning_seconds=settings.adjust_warning_seconds,
-            manual_wrap_up=settings.manual_wrap_up))
+        self.states = AgentStates(self, state_policy(settings))
         """Agents' states, recorded as spans; every process may change them."""
         self.routing = RoutingService(self, self.states)
         """The ACD; it routes only in the process that holds the leader lock."""

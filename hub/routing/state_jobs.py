@@ -58,8 +58,7 @@ def sweep_seconds(settings: Settings) -> float:
 
 def reminder_seconds(settings: Settings) -> float:
     """How long after an alert an overdue span is told again; 0 turns reminders off."""
-    # Not a setting yet: a hub that adds ``overdue_reminder_minutes`` changes it here.
-    return float(getattr(settings, "overdue_reminder_minutes", 10.0)) * 60
+    return settings.overdue_reminder_minutes * 60
 
 
 def state_policy(settings: Settings) -> StatePolicy:

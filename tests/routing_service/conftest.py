@@ -15,7 +15,16 @@ from hub.core import HubCore
 from hub.db import transaction
 from hub.ingest import ingest
 from hub.messages import InboundMessage
-from hub.models import Agent, AgentSkill, Customer, Interaction, Queue, QueueRules, RoutingOffer
+from hub.models import (
+    Agent,
+    AgentSkill,
+    Customer,
+    CustomerIdentity,
+    Interaction,
+    Queue,
+    QueueRules,
+    RoutingOffer,
+)
 from hub.routing.config import CONFIG_TOPIC
 from hub.routing.states import AgentState
 
@@ -64,21 +73,29 @@ class Centre:
         await self.settled()
 
     async def contact(self, sender: str | None = None, *, channel: str = "chat", tier: str = "ordinary",
-                      queue: str | None = None, entry: str = "", region: str = "") -> int:
+                      queue: str | None = None, entry: str = "", region: str = "",
+                      phone: str | None = None) -> int:
         """A new contact from ``sender``; returns its interaction id once routing had its say."""
         sender = sender or uuid.uuid4().hex[:8]
+        async with transaction(self.core.sessions) as s:
+            # Known before the contact, as a customer record would be.
+            customer = Customer(name=sender, tier=tier, region=region)
+            s.add(customer)
+            await s.flush()
+            s.add(CustomerIdentity(customer_id=customer.id, kind=channel, address=sender))
         result = await ingest(self.core, InboundMessage(
             channel=channel, external_id=uuid.uuid4().hex, sender=sender, thread_key=sender,
-            text="hello", entry=entry))
-        async with transaction(self.core.sessions) as s:
-            customer = await s.get(Customer, result.customer_id)
-            assert customer is not None
-            customer.tier = tier
-            customer.region = customer.region or region
-            s.add(customer)
+            text="hello", entry=entry, identities=(("phone", phone),) if phone else ()))
         if queue is not None:
             await self.move_row(result.interaction_id, queue)
         return result.interaction_id
+
+    async def add(self, *rows: Any) -> None:
+        """Store configuration rows and tell the router."""
+        async with transaction(self.core.sessions) as s:
+            for row in rows:
+                s.add(row)
+        await self.reload()
 
     async def move_row(self, interaction_id: int, queue: str) -> None:
         async with transaction(self.core.sessions) as s:
