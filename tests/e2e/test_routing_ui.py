@@ -11,8 +11,9 @@ from browser_helpers import HubServer, log_in
 from playwright.async_api import expect
 
 from hub.db import transaction
-from hub.models import AgentSkill, QueueRules
+from hub.models import AgentSkill, Interaction, QueueRules
 from hub.routing.config import CONFIG_TOPIC
+from hub.routing.service import agent_topic
 from hub.routing.states import AgentState
 
 pytestmark = pytest.mark.browser
@@ -109,6 +110,12 @@ async def test_an_offer_left_ringing_makes_the_agent_busy(hub_server: HubServer,
     await expect(page.locator("#fig-missed")).to_have_text("1")
     await expect(page.locator("#fig-waiting")).to_have_text("1")
     await page.screenshot(path="/tmp/routing-missed.png")
+
+    # An overdue reminder pops up in the agent's words.
+    await hub_server.core.bus.publish(agent_topic(agent_id), {
+        "type": "alert", "kind": "overdue", "agent_id": agent_id, "state": "leave", "reason": "meal",
+        "since": "2026-01-01T12:00:00+00:00", "limit_seconds": 1800, "over_seconds": 300.0})
+    await expect(toast).to_have_text("Your leave (Meal) is 5 min over its 30 min limit.")
     assert page.errors == []
 
 
@@ -147,6 +154,37 @@ async def test_the_wallboard_is_live_and_a_supervisor_forces_an_agent_busy(hub_s
     await alice.locator(".force-idle").click()
     await expect(queue.locator(".ringing")).to_have_text("1")
     await expect(queue.locator(".waiting")).to_have_text("0")
+
+    # Overdue leaves and adjusts reach the supervisors' alerts, named.
+    await hub_server.core.bus.publish("supervisors", {
+        "type": "alert", "kind": "overdue", "agent_id": agent_id, "state": "adjust", "reason": "",
+        "since": "2026-01-01T12:00:00+00:00", "limit_seconds": 600, "over_seconds": 130.0,
+        "agent_name": "Alice"})
+    await expect(page.locator("#alerts li")).to_contain_text("Alice: Adjust is 2 min over its 10 min limit.")
+    assert page.errors == []
+
+
+async def test_a_supervisor_moves_a_conversation_to_an_agent_with_the_keyboard(hub_server: HubServer,
+                                                                            page: Any) -> None:
+    alice = await _staff(hub_server, "1001", "Alice")
+    await hub_server.add_agent("2001", "Sam", role="supervisor")
+    result = await hub_server.ingest("please call me back", sender="visitor-6", sender_name="Zhou Min")
+    await log_in(page, hub_server, "2001")
+    await page.locator("#list").focus()
+    await page.keyboard.press("j")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#move-button")).to_be_visible()
+    await page.keyboard.press("m")
+    dialog = page.locator("#move-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#move-target")).to_be_focused()
+    await page.locator("#move-target").select_option(f"agent:{alice}")
+    await page.keyboard.press("Enter")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#toast")).to_have_text("Conversation moved.")
+    async with hub_server.core.sessions() as s:
+        moved = await s.get(Interaction, result.interaction_id)
+    assert moved is not None and moved.agent_id == alice
     assert page.errors == []
 
 
@@ -157,3 +195,20 @@ async def test_agents_are_refused_the_wallboard(hub_server: HubServer, page: Any
     response = await page.goto(hub_server.url("/wallboard"))
     assert response is not None and response.status == 403
     await expect(page.locator("body")).to_contain_text("The wallboard is for supervisors.")
+
+
+async def test_a_chinese_agent_sees_the_status_bar_in_chinese(hub_server: HubServer, page: Any) -> None:
+    await hub_server.add_agent("1001", "张伟", locale="zh_CN")
+    await log_in(page, hub_server, "1001")
+    await expect(page.locator("#state-name")).to_have_text("已签出")
+    await expect(page.locator("#next-button")).to_contain_text("下一个联系")
+    await page.locator("body").click(position={"x": 640, "y": 780})
+    await page.keyboard.press("s")
+    await page.keyboard.press("2")
+    await expect(page.locator("#state-title")).to_have_text("示忙：选择原因")
+    await expect(page.locator("#state-choices .choice").first).to_contain_text("小休")
+    await page.keyboard.press("1")
+    await expect(page.locator("#state-name")).to_have_text("示忙")
+    await expect(page.locator("#state-reason")).to_have_text("小休")
+    await page.screenshot(path="/tmp/routing-zh.png")
+    assert page.errors == []

@@ -4,8 +4,8 @@
 const NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 560;
 const ROW = 26;
-const LABEL = 170;
-const VALUE = 70;
+const LABEL = 160;
+const VALUE = 96;
 
 function svg(tag, attrs = {}, text = null) {
   const node = document.createElementNS(NS, tag);

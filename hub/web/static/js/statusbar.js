@@ -103,16 +103,18 @@ export function applyStatusFrame(frame, agentId) {
   }
 }
 
-/** "Your leave (Meal) is 5 min over its 30 min limit." */
+/** "Your leave (Meal) is 5 min over its 30 min limit."; supervisors get the agent's name. */
 export function overdueText(frame) {
+  const named = stateLabel(frame.state);
+  const agentState = frame.agent_name ? named : named.toLocaleLowerCase();
+  const reason = reasonLabel(frame.reason);
   const params = {
-    state: stateLabel(frame.state), reason: reasonLabel(frame.reason) || stateLabel(frame.state),
+    what: reason ? _('{state} ({reason})', { state: agentState, reason }) : agentState,
     over: Math.max(1, Math.round(frame.over_seconds / 60)), limit: Math.round(frame.limit_seconds / 60),
     name: frame.agent_name || '',
   };
-  return frame.agent_name
-    ? _('{name}: {state} ({reason}) is {over} min over its {limit} min limit.', params)
-    : _('Your {state} ({reason}) is {over} min over its {limit} min limit.', params);
+  return frame.agent_name ? _('{name}: {what} is {over} min over its {limit} min limit.', params)
+    : _('Your {what} is {over} min over its {limit} min limit.', params);
 }
 
 // -- the state menu --------------------------------------------------------------------------
