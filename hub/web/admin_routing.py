@@ -1,6 +1,6 @@
-"""The routing admin API: queues' rules, agents' skills and capacity, customer tiers and
-strategies. Admins write, supervisors read; every write is audited, then announced on
-``CONFIG_TOPIC`` after its commit so the router reloads."""
+"""The routing admin API: queues' rules and agents' skills and capacity (the lists are in
+``admin_routing_lists``). Admins write, supervisors read; every write is audited, then
+announced on ``CONFIG_TOPIC`` after its commit so the router reloads."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from hub.models import (
     AgentRole,
     AgentRouting,
     AgentSkill,
-    Customer,
     CustomerTier,
     EntryRule,
     Interaction,
@@ -41,9 +40,6 @@ from hub.web.admin_routing_bodies import (
     QueueRulesBody,
     QueueView,
     Skill,
-    StrategyList,
-    StrategyRow,
-    TierList,
 )
 from hub.web.api import api
 from hub.web.auth import audit, client_ip
@@ -132,26 +128,34 @@ async def check_rules(core: HubCore, s: AsyncSession, name: str, body: QueueRule
     if body.strategy not in known:
         raise InvalidRequest("unknown_strategy", f"no strategy named {body.strategy!r}; use one of "
                                                  f"{', '.join(sorted(known))}")
-    targets = [o.queue for o in body.overflow]
-    if name in targets:
-        raise InvalidRequest("overflow_to_itself", "a queue cannot overflow to itself; name another queue")
-    if len(set(targets)) != len(targets):
-        raise InvalidRequest("duplicate_overflow", "each queue may appear once in overflow")
-    await check_queues_exist(s, set(targets))
+    await _check_overflow(s, name, [o.queue for o in body.overflow])
     tiers = set((await s.execute(select(CustomerTier.name))).scalars())
     unknown = sorted(set(body.targets) - tiers)
     if unknown:
         raise InvalidRequest("unknown_tier", f"no customer tier named {', '.join(unknown)}; "
                                              "targets are per tier of /api/admin/routing/tiers")
+    _check_documents(body)
+
+
+async def _check_overflow(s: AsyncSession, name: str, targets: list[str]) -> None:
+    if name in targets:
+        raise InvalidRequest("overflow_to_itself", "a queue cannot overflow to itself; name another queue")
+    if len(set(targets)) != len(targets):
+        raise InvalidRequest("duplicate_overflow", "each queue may appear once in overflow")
+    await check_queues_exist(s, set(targets))
+
+
+def _check_documents(body: QueueRulesBody) -> None:
+    """The schedule and region, by the routing core's own parsers."""
     try:
         Schedule.from_json(body.schedule)
     except ValueError as err:
         raise InvalidRequest("bad_schedule", f"schedule: {err}") from err
-    if body.region:
-        try:
+    try:
+        if body.region:
             check_region(body.region, "region")
-        except ValueError as err:
-            raise InvalidRequest("bad_region", str(err)) from err
+    except ValueError as err:
+        raise InvalidRequest("bad_region", str(err)) from err
 
 
 async def _upsert_queue(s: AsyncSession, name: str, body: QueueRulesBody) -> bool:
@@ -286,58 +290,3 @@ async def _store_capacity(s: AsyncSession, agent_id: int, capacity: CapacityBody
     row.limits, row.position = dict(capacity.limits), capacity.position
     row.exclusive, row.interruptible = sorted(set(capacity.exclusive)), sorted(set(capacity.interruptible))
     s.add(row)
-
-
-# Tiers
-
-
-@api.route("GET", "/api/admin/routing/tiers", summary="Customer tiers by rank ascending",
-           role=READ, reply=TierList, tag=TAG)
-async def get_tiers(request: web.Request) -> TierList:
-    async with request.app[CORE].sessions() as s:
-        rows = (await s.execute(
-            select(CustomerTier).order_by(CustomerTier.rank, CustomerTier.name))).scalars()
-        return TierList.model_validate({"items": [r.model_dump() for r in rows]})
-
-
-@api.route("PUT", "/api/admin/routing/tiers",
-           summary="Replace the ordered list of customer tiers (later is higher)", role=ADMIN,
-           body=TierList, reply=TierList, tag=TAG)
-async def put_tiers(request: web.Request, body: TierList) -> TierList:
-    names = [t.name for t in body.items]
-    if len(set(names)) != len(names):
-        raise InvalidRequest("duplicate_tier", "each tier name may appear once")
-    async with transaction(request.app[CORE].sessions) as s:
-        stored = {t.name: t for t in (await s.execute(select(CustomerTier))).scalars()}
-        removed = sorted(set(stored) - set(names))
-        await _check_tiers_unused(s, removed)
-        for name in removed:
-            await s.delete(stored[name])
-        for rank, tier in enumerate(body.items):
-            row = stored.get(tier.name) or CustomerTier(name=tier.name, label_en=tier.label_en)
-            row.rank, row.vip = rank, tier.vip
-            row.label_en, row.label_zh_cn = tier.label_en, tier.label_zh_cn
-            s.add(row)
-    await changed(request, "routing.tiers.update", "tiers", ", ".join(names), "tiers")
-    return body
-
-
-async def _check_tiers_unused(s: AsyncSession, removed: list[str]) -> None:
-    if not removed:
-        return
-    count = (await s.execute(select(func.count()).select_from(Customer).where(
-        Customer.tier.in_(removed)))).scalar_one()  # type: ignore[attr-defined]
-    if count:
-        raise conflict("tier_in_use", f"{count} customers still have tier {', '.join(removed)}; "
-                                      "move them to another tier before removing it")
-
-
-# Strategies
-
-
-@api.route("GET", "/api/admin/routing/strategies",
-           summary="Distribution strategies: built-in or from which plugin", role=READ,
-           reply=StrategyList, tag=TAG)
-async def list_strategies(request: web.Request) -> StrategyList:
-    sources = strategy_sources(request.app[CORE].pm)
-    return StrategyList(items=[StrategyRow(name=name, source=src) for name, src in sorted(sources.items())])

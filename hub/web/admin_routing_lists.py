@@ -1,6 +1,6 @@
-"""The routing admin API's lists: region prefixes, the blocklist and entry rules. Admins
-write, supervisors read; every write is audited and announced like the rest of
-``hub.web.admin_routing``."""
+"""The routing admin API's lists: customer tiers, region prefixes, the blocklist, entry rules
+and strategies. Admins write, supervisors read; every write is audited and announced like the
+rest of ``hub.web.admin_routing``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import insert_for, transaction
 from hub.errors import InvalidRequest, NotFound
-from hub.models import BlockedAddress, EntryRule, RegionPrefix, utcnow
+from hub.models import BlockedAddress, Customer, CustomerTier, EntryRule, RegionPrefix, utcnow
+from hub.routing.config import strategy_sources
 from hub.routing.entry_rules import EntryRuleSpec
 from hub.routing.regions import PrefixTable
 from hub.web.access import require
-from hub.web.admin_routing import ADMIN, READ, TAG, changed, check_queues_exist
+from hub.web.admin_routing import ADMIN, READ, TAG, changed, check_queues_exist, conflict
 from hub.web.admin_routing_bodies import (
     BlockedPage,
     BlockedView,
@@ -31,6 +32,9 @@ from hub.web.admin_routing_bodies import (
     PrefixesStored,
     PrefixPage,
     PrefixRow,
+    StrategyList,
+    StrategyRow,
+    TierList,
 )
 from hub.web.api import api
 from hub.web.keys import CORE
@@ -252,3 +256,58 @@ async def check_entry_rule(s: AsyncSession, doc: dict[str, Any]) -> None:
     except ValueError as err:
         raise InvalidRequest("bad_entry_rule", str(err)) from err
     await check_queues_exist(s, {d["queue"] for d in doc["destinations"]})
+
+
+# Tiers
+
+
+@api.route("GET", "/api/admin/routing/tiers", summary="Customer tiers by rank ascending",
+           role=READ, reply=TierList, tag=TAG)
+async def get_tiers(request: web.Request) -> TierList:
+    async with request.app[CORE].sessions() as s:
+        rows = (await s.execute(
+            select(CustomerTier).order_by(CustomerTier.rank, CustomerTier.name))).scalars()
+        return TierList.model_validate({"items": [r.model_dump() for r in rows]})
+
+
+@api.route("PUT", "/api/admin/routing/tiers",
+           summary="Replace the ordered list of customer tiers (later is higher)", role=ADMIN,
+           body=TierList, reply=TierList, tag=TAG)
+async def put_tiers(request: web.Request, body: TierList) -> TierList:
+    names = [t.name for t in body.items]
+    if len(set(names)) != len(names):
+        raise InvalidRequest("duplicate_tier", "each tier name may appear once")
+    async with transaction(request.app[CORE].sessions) as s:
+        stored = {t.name: t for t in (await s.execute(select(CustomerTier))).scalars()}
+        removed = sorted(set(stored) - set(names))
+        await _check_tiers_unused(s, removed)
+        for name in removed:
+            await s.delete(stored[name])
+        for rank, tier in enumerate(body.items):
+            row = stored.get(tier.name) or CustomerTier(name=tier.name, label_en=tier.label_en)
+            row.rank, row.vip = rank, tier.vip
+            row.label_en, row.label_zh_cn = tier.label_en, tier.label_zh_cn
+            s.add(row)
+    await changed(request, "routing.tiers.update", "tiers", ", ".join(names), "tiers")
+    return body
+
+
+async def _check_tiers_unused(s: AsyncSession, removed: list[str]) -> None:
+    if not removed:
+        return
+    count = (await s.execute(select(func.count()).select_from(Customer).where(
+        Customer.tier.in_(removed)))).scalar_one()  # type: ignore[attr-defined]
+    if count:
+        raise conflict("tier_in_use", f"{count} customers still have tier {', '.join(removed)}; "
+                                      "move them to another tier before removing it")
+
+
+# Strategies
+
+
+@api.route("GET", "/api/admin/routing/strategies",
+           summary="Distribution strategies: built-in or from which plugin", role=READ,
+           reply=StrategyList, tag=TAG)
+async def list_strategies(request: web.Request) -> StrategyList:
+    sources = strategy_sources(request.app[CORE].pm)
+    return StrategyList(items=[StrategyRow(name=name, source=src) for name, src in sorted(sources.items())])
