@@ -85,6 +85,8 @@ class OfferEvent:
     at: datetime
     waited: float = 0.0
     timeout: float | None = None
+    reason: str = ""
+    """Why it was ``withdrawn``: ``customer_left``, ``moved``, ``agent_unavailable``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"event": "OfferEvent", **asdict(self), "at": self.at.isoformat()}

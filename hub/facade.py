@@ -135,6 +135,13 @@ class Hub:
         """How many agents have a live screen open now; 0 means nobody can answer a chat."""
         return sum(1 for connections in self._core.presence.values() if connections > 0)
 
+    async def internal_call_allowed(self, caller: int, callee: int) -> bool:
+        """Whether agent ``caller`` may call agent ``callee``: not while customers wait in
+        either one's queues (the centre's rule; a voice channel asks before bridging)."""
+        from hub.routing.actions import internal_call_allowed
+
+        return await internal_call_allowed(self._core, caller, callee)
+
     async def mark_followup(self, interaction_id: int) -> None:
         """Set one of this channel's open interactions aside as awaiting follow-up (a message
         left while nobody could answer live); the inbox hears an InteractionEvent ``followup``."""

@@ -19,6 +19,7 @@ from hub.models import (
     Agent,
     AgentSkill,
     AgentStateSpan,
+    Customer,
     Interaction,
     InteractionStatus,
     Queue,
@@ -37,15 +38,17 @@ S = AgentState
 
 async def pending_offers(core: HubCore, agent: Agent) -> list[dict[str, Any]]:
     """Offers ringing at this agent now, for a screen that (re)connects."""
-    query = (select(RoutingOffer, Interaction.channel)
+    query = (select(RoutingOffer, Interaction.channel, Interaction.queued_at, Customer.tier)
              .join(Interaction, Interaction.id == RoutingOffer.interaction_id)
+             .join(Customer, Customer.id == Interaction.customer_id)
              .where(RoutingOffer.agent_id == agent.id))
     async with core.sessions() as s:
         rows = (await s.execute(query)).all()
-    return [{"interaction_id": offer.interaction_id, "queue": offer.queue, "channel": channel,
+    return [{"interaction_id": offer.interaction_id, "queue": offer.queue, "channel": channel, "tier": tier,
+             "queued_at": queued_at.isoformat() if queued_at else None,
              "offered_at": offer.offered_at.isoformat(),
              "expires_at": offer.expires_at.isoformat() if offer.expires_at else None}
-            for offer, channel in rows]
+            for offer, channel, queued_at, tier in rows]
 
 
 async def accept_offer(core: HubCore, agent: Agent, interaction_id: int) -> None:
@@ -127,7 +130,8 @@ async def status_bar(core: HubCore, agent: Agent) -> dict[str, Any]:
         queues = list((await s.execute(mine)).scalars())
         waiting = (await s.execute(select(func.count()).select_from(Interaction).where(
             Interaction.queue.in_(queues), Interaction.agent_id.is_(None),  # type: ignore[attr-defined, union-attr]
-            Interaction.closed_at.is_(None), Interaction.queued_at.is_not(None)))).scalar_one()  # type: ignore[union-attr]
+            Interaction.closed_at.is_(None), Interaction.queued_at.is_not(None),  # type: ignore[union-attr]
+            stored.not_offered()))).scalar_one()
         idle = (await s.execute(select(func.count()).select_from(AgentStateSpan).where(
             AgentStateSpan.ended_at.is_(None), AgentStateSpan.state == S.IDLE,  # type: ignore[union-attr]
             AgentStateSpan.agent_id.in_(colleagues)))).scalar_one()  # type: ignore[attr-defined]

@@ -83,6 +83,7 @@ class RoutingService:
         self._day: date | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._leading = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -114,14 +115,17 @@ class RoutingService:
         await self._events.join()
 
     async def _elected(self) -> None:
+        # Events from now on queue behind the restore, which reads what came before them;
+        # handling one twice is harmless (each handler checks what the router holds).
+        self._leading = True
         self._events.put_nowait(("elected", {}))
-        await self.settled()
 
     async def _deposed(self) -> None:
+        self._leading = False
         self._events.put_nowait(("deposed", {}))
 
     async def _on_bus(self, topic: str, payload: dict[str, Any]) -> None:
-        if self.router is not None:
+        if self._leading:
             self._events.put_nowait((topic, payload))
 
     async def _on_board(self, _topic: str, payload: dict[str, Any]) -> None:
@@ -304,6 +308,8 @@ class RoutingService:
             work = replace(work, region=admission.region)
         if admission.queue != work.queue:
             await self._set_queue(work.id, admission.queue)
+        if admission.message:
+            await self._tell(work, admission.reason, admission.message)
         if admission.action == "refuse":
             await self._refuse(work, admission.queue, admission.reason)
             return
@@ -325,6 +331,17 @@ class RoutingService:
         if opens_at is not None:
             self._later(("opens", queue), opens_at.timestamp() - now, {"kind": "opens", "queue": queue})
 
+    async def _tell(self, work: OpenWork, reason: str, text: str) -> None:
+        """The customer hears why nobody answers now (closed hours, a blocked area); once per
+        contact, whatever retries happen."""
+        from hub.outbound import send_message
+
+        try:
+            await send_message(self.core, work.id, text, author_type="system",
+                               client_id=f"routing-{reason}-{work.id}")
+        except Exception:
+            log.exception("could not tell interaction %s why it is %s", work.id, reason)
+
     async def _refuse(self, work: OpenWork, queue: str, reason: str) -> None:
         await stored.stop_routing(self.core.sessions, work.id)
         log.info("routing refused interaction %s in %s: %s", work.id, queue, reason)
@@ -345,6 +362,8 @@ class RoutingService:
         router = self.router
         assert router is not None
         now = self.clock()
+        if router.active.get(interaction_id, (None,))[0] == agent_id:
+            return
         offer = router.offers.get(interaction_id)
         if offer is not None and offer.agent_id == agent_id:
             self._cancel(("offer", interaction_id))
@@ -373,7 +392,7 @@ class RoutingService:
         if offer is not None:
             self._cancel(("offer", interaction_id))
             await stored.claim_offer(self.core.sessions, interaction_id)
-            await self._announce(offer, "withdrawn", now)
+            await self._announce(offer, "withdrawn", now, reason="moved")
             return router.cancel(offer, now)
         if interaction_id in router.active:
             agent_id = router.active[interaction_id][0]
@@ -394,7 +413,7 @@ class RoutingService:
             self._cancel(("offer", interaction_id))
             await stored.claim_offer(self.core.sessions, interaction_id)
             self.stats.abandoned(offer.interaction)
-            await self._announce(offer, "withdrawn", now)
+            await self._announce(offer, "withdrawn", now, reason="customer_left")
             made = router.abandon(interaction_id, now)
             if self.agent_state.get(offer.agent_id) == S.OFFERED and not router.agents[offer.agent_id].load:
                 await self._try_change(offer.agent_id, S.IDLE, expect=S.OFFERED)
@@ -440,11 +459,12 @@ class RoutingService:
             await self._announce(offer, "offered", now, rings=timeout)
         self._board_soon()
 
-    async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None) -> None:
+    async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None,
+                        reason: str = "") -> None:
         interaction = offer.interaction
         event = OfferEvent(kind, interaction.id, offer.agent_id, offer.queue, offer.level,
                            interaction.channel, interaction.tier, datetime.fromtimestamp(now, UTC),
-                           waited=now - interaction.arrived_at, timeout=rings)
+                           waited=now - interaction.arrived_at, timeout=rings, reason=reason)
         await call_all(self.core.pm, "hub_on_offer", event=event)
         payload = event.as_dict()
         await self.core.bus.publish(TOPIC, payload)
@@ -542,7 +562,7 @@ class RoutingService:
             for offer in [o for o in router.offers.values() if o.agent_id == agent_id]:
                 self._cancel(("offer", offer.interaction.id))
                 if await stored.claim_offer(self.core.sessions, offer.interaction.id, agent_id) is not None:
-                    await self._announce(offer, "withdrawn", now)
+                    await self._announce(offer, "withdrawn", now, reason="agent_unavailable")
                     made += router.withdraw(offer, now)
         await self._made(made)
         self._board_soon()

@@ -83,8 +83,15 @@ def wallboard(router: Router, config: RoutingConfig, stats: QueueStats, states: 
         waiting = sum(t["waiting"] for t in tiers)
         answered = sum(t["answered"] for t in tiers)
         wait = sum(stats.tallies[key].wait for key in stats.tallies if key[0] == queue.name)
+        in_target = total = 0
+        for (name, _tier_name), service in router.service_levels().items():
+            if name == queue.name:
+                ok, count = service.counts(now)
+                in_target, total = in_target + ok, total + count
         queues.append({
             "queue": queue.name, "waiting": waiting, "held": held.get(queue.name, 0),
+            "service_level": in_target / total if total else 1.0,
+            "target": {"fraction": queue.default_target.fraction, "seconds": queue.default_target.seconds},
             "ringing": ringing.get(queue.name, 0),
             "longest_wait": max((t["longest_wait"] for t in tiers), default=0.0),
             "answered": answered, "abandoned": sum(t["abandoned"] for t in tiers),

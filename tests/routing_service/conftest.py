@@ -137,6 +137,7 @@ async def make_centre(database_url: str, make_hub: Any) -> MakeCentre:
                 break
             await asyncio.sleep(0.02)
         assert core.routing.router is not None, "the router did not take the lead"
+        await centre.settled()
         return centre
 
     return make

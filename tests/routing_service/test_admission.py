@@ -11,6 +11,13 @@ SHANGHAI_OFFICE = {"timezone": "Asia/Shanghai", "hours": {}}
 """A schedule with no open hours at all: always closed."""
 
 
+async def transcript(centre: Centre, interaction_id: int) -> list[dict[str, Any]]:
+    from hub.history import messages_after
+
+    async with centre.core.sessions() as s:
+        return await messages_after(s, interaction_id, 0, limit=100)
+
+
 def refused(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(e["interaction_id"], e["disposition"]) for e in events if e.get("kind") == "refused"]
 
@@ -40,7 +47,7 @@ async def test_a_blocklisted_customer_is_stored_but_never_offered(centre: Centre
 
 async def test_a_closed_queue_holds_contacts_until_it_opens(centre: Centre) -> None:
     alice = await centre.agent("default")
-    await centre.queue("default", schedule=SHANGHAI_OFFICE)
+    await centre.queue("default", schedule=SHANGHAI_OFFICE, closed_message="We open at 8:00.")
     await centre.reload()
     await centre.ready(alice)
     interaction = await centre.contact()
@@ -49,6 +56,7 @@ async def test_a_closed_queue_holds_contacts_until_it_opens(centre: Centre) -> N
     await centre.core.routing.publish_board()
     default = next(q for q in centre.core.routing.board["queues"] if q["queue"] == "default")
     assert default["held"] == 1
+    assert [m["text"] for m in await transcript(centre, interaction)][-1] == "We open at 8:00."
 
     await centre.queue("default", schedule={})
     await centre.reload()
@@ -117,5 +125,6 @@ async def test_an_entry_rule_blocks_an_area_and_splits_another_by_ratio(centre: 
     split = [await centre.contact(phone=f"0755000000{n}", entry="10086") for n in range(4)]
     await centre.settled()
     assert refused(events) == [(blocked, "blocked_area")]
+    assert [m["text"] for m in await transcript(centre, blocked)][-1] == "not served"
     queues = [(await centre.interaction(i)).queue for i in split]
     assert sorted(queues) == ["a", "a", "a", "b"]

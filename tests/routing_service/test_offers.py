@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -126,12 +127,20 @@ async def test_the_customer_leaving_withdraws_the_offer_and_the_agent_is_idle_ag
     sam = await centre.agent(role="supervisor")
     await centre.reload()
     await centre.ready(alice)
+    heard: list[dict[str, Any]] = []
+
+    async def listener(_topic: str, payload: dict[str, Any]) -> None:
+        heard.append(payload)
+
+    centre.core.bus.subscribe(f"agent:{alice}", listener)
     interaction = await centre.contact()
     await centre.settled()
     await close(centre.core, await agent_row(centre, sam), interaction, "consult")
     await centre.settled()
     assert await centre.offer_of(interaction) is None
     assert await centre.state(alice) == S.IDLE
+    assert [(f["kind"], f["reason"]) for f in heard if f["type"] == "offer"] == [
+        ("offered", ""), ("withdrawn", "customer_left")]
 
 
 async def test_closing_the_last_contact_wraps_up_then_idle_then_the_next_offer(centre: Centre) -> None:

@@ -71,8 +71,15 @@ class Client:
 
     async def post(self, path: str, json: object = None, *, csrf: str | None = None,
                    **kw: object) -> aiohttp.ClientResponse:
+        return await self.send("POST", path, json, csrf=csrf, **kw)
+
+    async def send(self, method: str, path: str, json: object = None, *, csrf: str | None = None,
+                   **kw: object) -> aiohttp.ClientResponse:
+        """A state-changing request (POST, PUT, DELETE) with this client's CSRF token, a given
+        one, or none (``csrf=""``)."""
         headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf} if csrf != "" else {}
-        return await self.http.post(self.hub.url(path), json=json, headers=headers, **kw)  # type: ignore[arg-type]
+        return await self.http.request(method, self.hub.url(path), json=json, headers=headers,
+                                       **kw)  # type: ignore[arg-type]
 
     async def ws(self, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
         origin = origin or f"http://{self.hub.server.host}:{self.hub.server.port}"
