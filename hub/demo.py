@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from hub.db import transaction
 from hub.models import (
     Agent,
+    AgentSkill,
     Customer,
     CustomerIdentity,
     HistoryEntry,
@@ -17,6 +18,7 @@ from hub.models import (
     InteractionStatus,
     Message,
     Queue,
+    QueueRules,
     utcnow,
 )
 from hub.web.auth import hash_password
@@ -31,6 +33,20 @@ DEMO_AGENTS = [
     ("2001", "张伟 Zhang Wei", "supervisor", "zh_CN"),
 ]
 DEMO_QUEUES = [("web", "Web chat"), ("vip", "VIP line"), ("billing", "Billing")]
+# agent number -> [(queue, level, proficiency)]: Li Na and Wang Lei answer web chat first,
+# Emma Clark is their second level; Li Na is the VIP line's expert.
+DEMO_SKILLS = {
+    "1001": [("web", 1, 4), ("default", 1, 3), ("vip", 1, 5)],
+    "1002": [("web", 1, 3), ("default", 1, 3), ("billing", 2, 3)],
+    "1003": [("web", 2, 2), ("default", 2, 3), ("billing", 1, 4)],
+}
+DEMO_RULES = {
+    "web": {"strategy": "longest_idle", "steps": [{"after": 30, "min_proficiency": 1}],
+            "targets": {"gold": {"fraction": 0.9, "seconds": 20},
+                        "platinum": {"fraction": 0.95, "seconds": 10}}},
+    "vip": {"strategy": "top_down", "overflow": [{"after": 60, "queue": "web"}]},
+    "billing": {"strategy": "fewest_contacts"},
+}
 # (name, tier, region, phone, email, [(channel, days ago, subject, disposition, [texts])])
 DEMO_CUSTOMERS = [
     ("陈晓明", "gold", "广东/深圳/南山", "13800138001", "xiaoming.chen@example.cn", [
@@ -70,15 +86,29 @@ async def load_demo(core: HubCore) -> list[tuple[str, str, str]]:
         for name, title in DEMO_QUEUES:
             if (await s.execute(select(Queue).where(Queue.name == name))).first() is None:
                 s.add(Queue(name=name, title=title, is_demo=True))
+        await s.flush()
+        for queue, rules in DEMO_RULES.items():
+            s.add(QueueRules(queue=queue, **rules))
         for number, name, role, locale in DEMO_AGENTS:
             password = f"demo-{number}"
-            s.add(Agent(number=number, name=name, role=role, locale=locale, is_demo=True,
-                        password_hash=hash_password(password)))
+            agent = Agent(number=number, name=name, role=role, locale=locale, is_demo=True,
+                          password_hash=hash_password(password))
+            s.add(agent)
+            await s.flush()
+            for queue, level, proficiency in DEMO_SKILLS.get(number, []):
+                s.add(AgentSkill(agent_id=agent.id, queue=queue, level=level, proficiency=proficiency))
             logins.append((number, name, password))
         for entry in DEMO_CUSTOMERS:
             await _add_customer(s, *entry)
     await core.refresh_queue_names()
+    await _routing_changed(core)
     return logins
+
+
+async def _routing_changed(core: HubCore) -> None:
+    from hub.routing.config import CONFIG_TOPIC
+
+    await core.bus.publish(CONFIG_TOPIC, {"event": "routing-config", "what": "demo"})
 
 
 async def _add_customer(s, name, tier, region, phone, email, contacts) -> None:  # type: ignore[no-untyped-def]
@@ -122,6 +152,12 @@ async def remove_demo(core: HubCore) -> None:
         await s.execute(delete(Interaction).where(Interaction.customer_id.in_(demo_customers)))  # type: ignore[attr-defined]
         await s.execute(delete(CustomerIdentity).where(CustomerIdentity.customer_id.in_(demo_customers)))  # type: ignore[attr-defined]
         await s.execute(delete(Customer).where(Customer.is_demo.is_(True)))  # type: ignore[attr-defined]
+        demo_agents = select(Agent.id).where(Agent.is_demo.is_(True))  # type: ignore[attr-defined]
+        demo_queues = select(Queue.name).where(Queue.is_demo.is_(True))  # type: ignore[attr-defined]
+        await s.execute(delete(AgentSkill).where(AgentSkill.agent_id.in_(demo_agents)  # type: ignore[attr-defined]
+                                                 | AgentSkill.queue.in_(demo_queues)))  # type: ignore[attr-defined]
+        await s.execute(delete(QueueRules).where(QueueRules.queue.in_(demo_queues)))  # type: ignore[attr-defined]
         await s.execute(delete(Agent).where(Agent.is_demo.is_(True)))  # type: ignore[attr-defined]
         await s.execute(delete(Queue).where(Queue.is_demo.is_(True)))  # type: ignore[attr-defined]
     await core.refresh_queue_names()
+    await _routing_changed(core)
