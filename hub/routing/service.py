@@ -36,7 +36,7 @@ from hub.routing.model import Capacity, Offer, Queued, Refused
 from hub.routing.model import Interaction as Routed
 from hub.routing.states import TOPIC as STATES_TOPIC
 from hub.routing.states import AgentState, AgentStates
-from hub.routing.wallboard import QueueStats, wallboard
+from hub.routing.wallboard import Outcome, QueueStats, replay_service_levels, wallboard
 
 if TYPE_CHECKING:
     from hub.core import HubCore
@@ -198,7 +198,7 @@ class RoutingService:
         self.router, self.config = router, config
         self.rules = EntryRules(config.entry_rules, config.prefixes)
         now = self.clock()
-        await self._count_today(now)
+        replay_service_levels(router, await self._count_today(now), now)
         rows = {row.interaction_id: row for row in await stored.stored_offers(self.core.sessions)}
         waiting = []
         for work in await stored.open_work(self.core.sessions):
@@ -244,14 +244,19 @@ class RoutingService:
                 made += router.set_available(agent_id, True, now)
         await self._made(made)
 
-    async def _count_today(self, now: float) -> None:
+    async def _count_today(self, now: float) -> list[Outcome]:
         start = self._day_start(now)
         query = (select(Interaction.queue, func.count()).where(Interaction.queued_at >= start)  # type: ignore[operator]
                  .group_by(Interaction.queue))
         async with self.core.sessions() as s:
             self._served = {queue: int(count) for queue, count in (await s.execute(query)).all()}
         self._day = start.date()
-        await self.stats.restore(self.core.sessions, start)
+        # Service-level windows (30 min) may reach back before midnight: read that far too.
+        since = min(start, datetime.fromtimestamp(now - self.router_window(), UTC))
+        return await self.stats.restore(self.core.sessions, since, start)
+
+    def router_window(self) -> float:
+        return self.router.window if self.router is not None else 1800.0
 
     def _day_start(self, now: float) -> datetime:
         zone = ZoneInfo(self.core.settings.timezone)

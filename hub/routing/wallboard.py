@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from hub.routing.states import AgentState
 
 
+Outcome = tuple[str, str, datetime, datetime | None, datetime | None]
+
+
 @dataclass(slots=True)
 class Tally:
     answered: int = 0
@@ -49,21 +52,48 @@ class QueueStats:
     def new_day(self) -> None:
         self.tallies.clear()
 
-    async def restore(self, sessions: async_sessionmaker[AsyncSession], since: datetime) -> None:
-        """Today's figures from the interactions themselves, for a router that just started."""
+    async def restore(self, sessions: async_sessionmaker[AsyncSession], since: datetime,
+                      today: datetime) -> list[Outcome]:
+        """Today's figures from the interactions themselves, for a router that just started;
+        returns every outcome since ``since`` (queue, tier, queued, answered, closed)."""
         self.tallies.clear()
+        outcomes: list[Outcome] = []
         query = (select(Interaction.queue, Customer.tier, Interaction.queued_at, Interaction.assigned_at,
                         Interaction.closed_at)
                  .join(Customer, Customer.id == Interaction.customer_id)
                  .where(Interaction.queued_at >= since))  # type: ignore[operator]
         async with sessions() as s:
             for queue, tier, queued, assigned, closed in (await s.execute(query)).all():
+                outcomes.append((queue, tier, queued, assigned, closed))
+                if queued < today:
+                    continue
                 tally = self.tallies[(queue, tier)]
                 if assigned is not None:
                     tally.answered += 1
                     tally.wait += max(0.0, (assigned - queued).total_seconds())
                 elif closed is not None:
                     tally.abandoned += 1
+        return outcomes
+
+
+def replay_service_levels(router: Router, outcomes: list[Outcome], now: float) -> None:
+    """Feed the router's sliding windows with the outcomes still inside them, in time order,
+    so the tier furthest below target is still served first right after a restart."""
+    events: list[tuple[float, str, str, bool]] = []
+    for queue, tier, queued, assigned, closed in outcomes:
+        if queue not in router.queues:
+            continue
+        if assigned is not None:
+            target = router.queues[queue].target(tier)
+            in_target = (assigned - queued).total_seconds() <= target.seconds
+            events.append((assigned.timestamp(), queue, tier, in_target))
+        elif closed is not None:
+            events.append((closed.timestamp(), queue, tier, False))
+    levels = router.service_levels()
+    for at, queue, tier, in_target in sorted(events):
+        if at > now - router.window:
+            router.service_level(queue, tier, at)  # creates the window
+            levels[(queue, tier)].record(at, in_target)
 
 
 def wallboard(router: Router, config: RoutingConfig, stats: QueueStats, states: dict[int, AgentState],

@@ -66,3 +66,40 @@ async def test_an_agent_left_offered_without_an_offer_is_made_idle_on_restart(ce
     await centre.reload()
     assert await centre.state(alice) in (S.IDLE, S.OFFERED)
     assert await centre.offer_of(interaction) == alice, "idle again, the contact rings once more"
+
+
+async def test_a_new_router_remembers_todays_figures_and_service_levels(make_centre: MakeCentre) -> None:
+    from hub.models import Agent
+    from hub.routing import actions
+
+    first = await make_centre()
+    alice = await first.agent("default")
+    await first.reload()
+    await first.ready(alice)
+    answered = await first.contact(tier="gold")
+    await first.settled()
+    async with first.core.sessions() as s:
+        agent = await s.get(Agent, alice)
+    assert agent is not None
+    await actions.accept_offer(first.core, agent, answered)
+    await first.core.states.change(alice, S.BUSY, reason="break", by=alice)
+    await first.settled()
+    abandoned = await first.contact(tier="gold")
+    await first.settled()
+    from hub.inbox import close
+
+    await close(first.core, agent, answered, "consult")
+    sam = await first.agent(role="supervisor")
+    async with first.core.sessions() as s:
+        supervisor = await s.get(Agent, sam)
+    assert supervisor is not None
+    await close(first.core, supervisor, abandoned, "consult")
+    await first.settled()
+    await first.core.stop()
+
+    second = await make_centre()
+    await second.core.routing.publish_board()
+    default = next(q for q in second.core.routing.board["queues"] if q["queue"] == "default")
+    gold = next(t for t in default["tiers"] if t["tier"] == "gold")
+    assert (gold["answered"], gold["abandoned"]) == (1, 1)
+    assert gold["service_level"] == 0.5, "one answered in target, one abandoned"
