@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hub.inbox import close
+from hub.models import Agent, RoutingOffer
+from hub.routing import actions
 from hub.routing.states import AgentState as S
 from tests.routing_service.conftest import Centre, MakeCentre
 
@@ -59,8 +62,6 @@ async def test_an_agent_left_offered_without_an_offer_is_made_idle_on_restart(ce
     interaction = await centre.contact()
     await centre.settled()
     async with centre.core.sessions.begin() as s:
-        from hub.models import RoutingOffer
-
         row = await s.get(RoutingOffer, interaction)
         await s.delete(row)
     await centre.reload()
@@ -69,9 +70,6 @@ async def test_an_agent_left_offered_without_an_offer_is_made_idle_on_restart(ce
 
 
 async def test_a_new_router_remembers_todays_figures_and_service_levels(make_centre: MakeCentre) -> None:
-    from hub.models import Agent
-    from hub.routing import actions
-
     first = await make_centre()
     alice = await first.agent("default")
     await first.reload()
@@ -86,8 +84,6 @@ async def test_a_new_router_remembers_todays_figures_and_service_levels(make_cen
     await first.settled()
     abandoned = await first.contact(tier="gold")
     await first.settled()
-    from hub.inbox import close
-
     await close(first.core, agent, answered, "consult")
     sam = await first.agent(role="supervisor")
     async with first.core.sessions() as s:
