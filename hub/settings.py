@@ -57,6 +57,9 @@ class Settings(BaseModel):
     adjust_warning_seconds: int = Field(default=600, gt=0)
     manual_wrap_up: bool = False
     state_sweep_seconds: float = Field(default=15, gt=0)
+    missed_offer_alert: int = Field(default=3, ge=0)
+    """Supervisors are alerted each time an agent's missed offers today reach a multiple of
+    this; 0 never."""
     overdue_reminder_minutes: float = Field(default=10, ge=0)
     """How often an overdue leave or adjust is told again; 0 tells it once."""
     leader_retry_seconds: float = Field(default=1.0, gt=0)

@@ -519,6 +519,19 @@ class RoutingService:
         await self._try_change(offer.agent_id, S.BUSY, reason=MISSED)
         await self._made(made)
         self._wake()
+        await self._report_misses(offer.agent_id)
+
+    async def _report_misses(self, agent_id: int) -> None:
+        """Every ``missed_offer_alert`` misses in a day, supervisors hear of the agent."""
+        every = self.core.settings.missed_offer_alert
+        if every <= 0:
+            return
+        # Read now, after the change: the busy span just opened counts.
+        local = datetime.fromtimestamp(self.clock(), ZoneInfo(self.core.settings.timezone))
+        day = await self.states.today(agent_id, local)
+        if day.missed_offers and day.missed_offers % every == 0:
+            await self.core.bus.publish("supervisors", {
+                "type": "alert", "kind": "missed_offers", "agent_id": agent_id, "count": day.missed_offers})
 
     async def _next(self, agent_id: int) -> None:
         router = self.router

@@ -172,3 +172,24 @@ async def test_chat_capacity_lets_an_agent_hold_three_chats_at_once(centre: Cent
     await centre.settled()
     offered = [await centre.offer_of(i) for i in chats]
     assert offered.count(alice) == 3 and offered.count(None) == 1
+
+
+async def test_supervisors_hear_when_an_agent_misses_offers_again_and_again(make_centre: Any) -> None:
+    centre = await make_centre(missed_offer_alert=2)
+    alerts: list[dict[str, Any]] = []
+
+    async def listener(_topic: str, payload: dict[str, Any]) -> None:
+        alerts.append(payload)
+
+    centre.core.bus.subscribe("supervisors", listener)
+    alice = await centre.agent("default")
+    await centre.reload()
+    agent = await agent_row(centre, alice)
+    await centre.contact()
+    for _ in range(4):
+        await centre.ready(alice)
+        ringing = await actions.pending_offers(centre.core, agent)
+        await actions.decline_offer(centre.core, agent, ringing[0]["interaction_id"])
+        await centre.settled()
+    assert [(a["kind"], a["agent_id"], a["count"]) for a in alerts] == [
+        ("missed_offers", alice, 2), ("missed_offers", alice, 4)]
