@@ -161,6 +161,10 @@ async def test_the_wallboard_is_live_and_a_supervisor_forces_an_agent_busy(hub_s
         "since": "2026-01-01T12:00:00+00:00", "limit_seconds": 600, "over_seconds": 130.0,
         "agent_name": "Alice"})
     await expect(page.locator("#alerts li")).to_contain_text("Alice: Adjust is 2 min over its 10 min limit.")
+    # So does an agent who keeps letting offers ring out.
+    await hub_server.core.bus.publish("supervisors", {
+        "type": "alert", "kind": "missed_offers", "agent_id": agent_id, "count": 3})
+    await expect(page.locator("#alerts li").first).to_contain_text("has missed 3 offers today.")
     assert page.errors == []
 
 

@@ -175,9 +175,15 @@ function applyAgentState(frame) {
   tick();
 }
 
+function alertText(frame) {
+  if (frame.kind !== 'missed_offers') return overdueText(frame);
+  const agent = agents.find((a) => a.id === frame.agent_id);
+  return _('{name} has missed {count} offers today.', { name: agent ? agent.name : `#${frame.agent_id}`, count: frame.count });
+}
+
 function addAlert(frame) {
   const list = $('#alerts');
-  list.prepend(h('li', {}, h('time', { text: `${formatTime(new Date().toISOString())} ` }), overdueText(frame)));
+  list.prepend(h('li', {}, h('time', { text: `${formatTime(new Date().toISOString())} ` }), alertText(frame)));
   while (list.children.length > 20) list.lastChild.remove();
   $('#alerts-empty').hidden = true;
 }
@@ -200,7 +206,7 @@ function tick() {
 function onFrame(frame) {
   if (frame.type === 'wallboard') showBoard(frame);
   else if (frame.type === 'agent_state') applyAgentState(frame);
-  else if (frame.type === 'alert' && frame.kind === 'overdue' && frame.agent_name) addAlert(frame);
+  else if (frame.type === 'alert' && (frame.kind === 'missed_offers' || frame.agent_name)) addAlert(frame);
   else if (frame.type === 'error') showError(frame.message);
 }
 
