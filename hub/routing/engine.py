@@ -246,28 +246,26 @@ class Router:
 
     def decline(self, offer: Offer, now: float, reason: str = MISSED_OFFER) -> list[Offer]:
         """Rejected or timed out: the agent goes unavailable, the interaction waits as it was."""
-        self._current(offer)
-        del self.offers[offer.interaction.id]
         agent = self.agents[offer.agent_id]
         agent.missed_offers += 1
-        self._release(agent, offer.interaction.channel)
-        agent.available, agent.reason = False, reason
-        self.free.refresh(agent)
-        placed = self._place(offer.interaction, now)
-        if placed is None:
-            self._enqueue(offer.interaction, now)
-            return []
-        return [placed]
+        return self._return(offer, now, unavailable=reason)
 
     timeout = decline
 
     def withdraw(self, offer: Offer, now: float) -> list[Offer]:
         """Take an offer back through no fault of the agent (they logged out, the interaction
         moved): it waits again with its original arrival; the agent is not counted a miss."""
+        return self._return(offer, now)
+
+    def _return(self, offer: Offer, now: float, unavailable: str | None = None) -> list[Offer]:
+        """The offer ends unanswered: capacity returns, the interaction goes to the next
+        agent or waits as it was; ``unavailable`` (a reason) takes the agent out of routing."""
         self._current(offer)
         del self.offers[offer.interaction.id]
         agent = self.agents[offer.agent_id]
         self._release(agent, offer.interaction.channel)
+        if unavailable is not None:
+            agent.available, agent.reason = False, unavailable
         self.free.refresh(agent)
         placed = self._place(offer.interaction, now)
         if placed is None:

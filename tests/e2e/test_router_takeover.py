@@ -3,8 +3,6 @@ takes over within seconds, with the contacts that waited and the offers that ran
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 from hub_process import HubProcess, free_port
 from sqlalchemy import select
 
+from hub.conformance import wait_for
 from hub.core import HubCore, create_hub
 from hub.db import transaction
 from hub.ingest import ingest
@@ -42,19 +41,6 @@ def hub_process(shared: dict[str, Any], tmp_path: Path, name: str) -> HubProcess
     return HubProcess(tmp_path / name / "var", free_port(), shared["config"])
 
 
-async def until(check: Any, what: str, timeout: float = 15) -> Any:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if inspect.isawaitable(found):
-            found = await found
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_the_standby_routes_within_seconds_when_the_leader_is_killed(
     shared: dict[str, Any], tmp_path: Path,
 ) -> None:
@@ -72,7 +58,8 @@ async def test_the_standby_routes_within_seconds_when_the_leader_is_killed(
             s.add(AgentSkill(agent_id=agent.id, queue="default"))
         first.start()
         second.start()
-        leader = await until(lambda: [p for p in (first, second) if ELECTED in p.log()], "a leader")
+        leader = await wait_for(lambda: [p for p in (first, second) if ELECTED in p.log()], 15,
+                                message="a leader")
         assert len(leader) == 1, "exactly one process routes"
         standby = second if leader[0] is first else first
         await desk.states.change(int(agent.id or 0), AgentState.IDLE, by=agent.id)
@@ -84,11 +71,12 @@ async def test_the_standby_routes_within_seconds_when_the_leader_is_killed(
 
         before = await ingest(desk, InboundMessage(channel="chat", external_id="m1", sender="c1",
                                                    thread_key="c1", text="hello"))
-        assert await until(lambda: offered(before.interaction_id), "the leader's offer") == agent.id
+        ringing = await wait_for(lambda: offered(before.interaction_id), 15, message="the leader's offer")
+        assert ringing == agent.id
 
         leader[0].kill()
         killed_at = time.monotonic()
-        await until(lambda: ELECTED in standby.log(), "the standby to take over", timeout=10)
+        await wait_for(lambda: ELECTED in standby.log(), 10, message="the standby to take over")
         took_over = time.monotonic() - killed_at
         assert took_over < 5, f"takeover took {took_over:.1f} s"
         # The offer that was ringing survived: still the agent's, now timed by the new leader.
@@ -104,8 +92,8 @@ async def test_the_standby_routes_within_seconds_when_the_leader_is_killed(
         await desk.states.change(bob, AgentState.IDLE, by=bob)
         after = await ingest(desk, InboundMessage(channel="chat", external_id="m2", sender="c2",
                                                   thread_key="c2", text="anyone?"))
-        assert await until(lambda: offered(after.interaction_id), "an offer from the new leader") in (
-            agent.id, bob)
+        assert await wait_for(lambda: offered(after.interaction_id), 15,
+                              message="an offer from the new leader") in (agent.id, bob)
     finally:
         first.kill()
         second.kill()

@@ -63,6 +63,13 @@ class Centre:
                 s.add(AgentSkill(agent_id=agent.id, queue=queue, level=level, proficiency=proficiency))
             return int(agent.id or 0)
 
+    async def idle_agent(self, *skills: tuple[str, int, int] | str) -> int:
+        """An agent with these skills, known to the router, idle."""
+        agent_id = await self.agent(*skills)
+        await self.reload()
+        await self.ready(agent_id)
+        return agent_id
+
     async def reload(self) -> None:
         """Tell the router the configuration changed, as the admin API does."""
         await self.core.bus.publish(CONFIG_TOPIC, {"event": "routing-config", "what": "test"})

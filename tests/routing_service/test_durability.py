@@ -35,9 +35,7 @@ async def test_a_new_router_reenqueues_waiting_contacts_with_their_original_arri
 async def test_a_ringing_offer_survives_a_restart_and_still_times_out(make_centre: MakeCentre) -> None:
     first = await make_centre()
     await first.queue("default", offer_timeout_seconds=2)
-    alice = await first.agent("default")
-    await first.reload()
-    await first.ready(alice)
+    alice = await first.idle_agent("default")
     interaction = await first.contact()
     await first.settled()
     assert await first.offer_of(interaction) == alice
@@ -56,9 +54,7 @@ async def test_a_ringing_offer_survives_a_restart_and_still_times_out(make_centr
 
 
 async def test_an_agent_left_offered_without_an_offer_is_made_idle_on_restart(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     async with centre.core.sessions.begin() as s:
@@ -71,9 +67,7 @@ async def test_an_agent_left_offered_without_an_offer_is_made_idle_on_restart(ce
 
 async def test_a_new_router_remembers_todays_figures_and_service_levels(make_centre: MakeCentre) -> None:
     first = await make_centre()
-    alice = await first.agent("default")
-    await first.reload()
-    await first.ready(alice)
+    alice = await first.idle_agent("default")
     answered = await first.contact(tier="gold")
     await first.settled()
     async with first.core.sessions() as s:

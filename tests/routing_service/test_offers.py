@@ -23,9 +23,7 @@ async def agent_row(centre: Centre, agent_id: int) -> Agent:
 
 
 async def test_a_contact_rings_at_an_idle_agent_of_its_queue(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     assert await centre.offer_of(interaction) == alice
@@ -44,9 +42,7 @@ async def test_with_nobody_idle_the_contact_waits_and_rings_at_the_first_idle_ag
 
 
 async def test_accepting_makes_the_interaction_the_agents_and_the_agent_active(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     await actions.accept_offer(centre.core, await agent_row(centre, alice), interaction)
@@ -61,12 +57,8 @@ async def test_accepting_makes_the_interaction_the_agents_and_the_agent_active(c
 
 async def test_an_offer_let_ring_goes_to_the_next_agent_and_the_first_is_set_busy(centre: Centre) -> None:
     await centre.queue("default", offer_timeout_seconds=1)
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
-    bob = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(bob)
+    alice = await centre.idle_agent("default")
+    bob = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     first = await centre.offer_of(interaction)
@@ -95,9 +87,7 @@ async def test_declining_counts_as_a_miss_and_passes_the_contact_on(centre: Cent
 
 
 async def test_an_answer_after_the_offer_moved_on_is_refused(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     await actions.decline_offer(centre.core, await agent_row(centre, alice), interaction)
@@ -107,9 +97,7 @@ async def test_an_answer_after_the_offer_moved_on_is_refused(centre: Centre) -> 
 
 
 async def test_going_busy_withdraws_a_ringing_offer_and_busy_agents_get_none(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     interaction = await centre.contact()
     await centre.settled()
     assert await centre.offer_of(interaction) == alice
@@ -144,9 +132,7 @@ async def test_the_customer_leaving_withdraws_the_offer_and_the_agent_is_idle_ag
 
 
 async def test_closing_the_last_contact_wraps_up_then_idle_then_the_next_offer(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     agent = await agent_row(centre, alice)
     first = await centre.contact()
     await centre.settled()
@@ -165,9 +151,7 @@ async def test_closing_the_last_contact_wraps_up_then_idle_then_the_next_offer(c
 
 
 async def test_chat_capacity_lets_an_agent_hold_three_chats_at_once(centre: Centre) -> None:
-    alice = await centre.agent("default")
-    await centre.reload()
-    await centre.ready(alice)
+    alice = await centre.idle_agent("default")
     chats = [await centre.contact() for _ in range(4)]
     await centre.settled()
     offered = [await centre.offer_of(i) for i in chats]
