@@ -4,11 +4,9 @@ rest of ``hub.web.admin_routing``."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,9 +75,8 @@ async def list_prefixes(request: web.Request) -> PrefixPage:
 
 @api.route("PUT", "/api/admin/routing/prefixes",
            summary="Add or replace up to 50,000 prefixes at once: body {\"prefixes\": {prefix: region}}",
-           role=ADMIN, reply=PrefixesStored, tag=TAG)
-async def put_prefixes(request: web.Request) -> PrefixesStored:
-    body = await read_large(request, MAX_PREFIX_BYTES)
+           role=ADMIN, body=PrefixBatch, reply=PrefixesStored, tag=TAG, max_bytes=MAX_PREFIX_BYTES)
+async def put_prefixes(request: web.Request, body: PrefixBatch) -> PrefixesStored:
     check_prefixes(body.prefixes)
     rows = [{"prefix": p, "region": r} for p, r in sorted(body.prefixes.items())]
     async with transaction(request.app[CORE].sessions) as s:
@@ -89,20 +86,6 @@ async def put_prefixes(request: web.Request) -> PrefixesStored:
                 index_elements=["prefix"], set_={"region": insert.excluded.region}))
     await changed(request, "routing.prefixes.update", "prefixes", f"{len(rows)} prefixes", "prefixes")
     return PrefixesStored(stored=len(rows))
-
-
-async def read_large(request: web.Request, max_bytes: int) -> PrefixBatch:
-    """Read a ``PrefixBatch`` of up to ``max_bytes``; errors as the API's usual body errors."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise InvalidRequest("body_too_large", f"send at most {max_bytes} bytes at once", status=413)
-    try:
-        return PrefixBatch.model_validate(json.loads(await request.read() or b"{}"))
-    except json.JSONDecodeError as err:
-        raise InvalidRequest("bad_json", f"the body is not valid JSON: {err.msg}") from err
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest("invalid_field", f"{where}: {first['msg']}") from err
 
 
 def check_prefixes(prefixes: dict[str, str]) -> None:

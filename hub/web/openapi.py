@@ -30,6 +30,7 @@ class ApiRoute:
     body: type[BaseModel] | None
     reply: type[BaseModel] | None
     tag: str
+    max_bytes: int = MAX_JSON_BYTES
 
 
 class ApiRegistry:
@@ -43,11 +44,13 @@ class ApiRegistry:
     def route(
         self, method: str, path: str, *, summary: str, role: AgentRole | None,
         body: type[BaseModel] | None = None, reply: type[BaseModel] | None = None, tag: str = "inbox",
+        max_bytes: int = MAX_JSON_BYTES,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``role=None`` means public; otherwise the login must hold at least
-        that role. The handler gets ``(request, body)`` when a body model is given."""
+        that role. The handler gets ``(request, body)`` when a body model is given; a body
+        larger than ``max_bytes`` is refused (413) before it is parsed."""
         def decorate(handler: Handler) -> Handler:
-            self.routes.append(ApiRoute(method, path, handler, summary, role, body, reply, tag))
+            self.routes.append(ApiRoute(method, path, handler, summary, role, body, reply, tag, max_bytes))
             return handler
         return decorate
 
@@ -63,7 +66,7 @@ class ApiRegistry:
                 require(request, r.role)
             args: list[Any] = [request]
             if r.body is not None:
-                args.append(await read_body(request, r.body))
+                args.append(await read_body(request, r.body, r.max_bytes))
             result = await r.handler(*args)
             if isinstance(result, web.StreamResponse):
                 return result
@@ -132,13 +135,15 @@ def _content(model: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[str
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_body(request: web.Request, model: type[M], max_bytes: int = MAX_JSON_BYTES) -> M:
     """Parse and validate a JSON body; every failure is a 400 that says which field."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise InvalidRequest("body_too_large", "the request body is too large", status=413)
+    too_large = InvalidRequest("body_too_large",
+                               f"the request body is too large: send at most {max_bytes} bytes", status=413)
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
     raw = await request.read()
-    if len(raw) > MAX_JSON_BYTES:
-        raise InvalidRequest("body_too_large", "the request body is too large", status=413)
+    if len(raw) > max_bytes:
+        raise too_large
     try:
         return model.model_validate(json.loads(raw or b"{}"))
     except json.JSONDecodeError as err:
