@@ -108,12 +108,18 @@ def _with_hub(settings: Settings, fn: Callable[[HubCore], Any], **kwargs: Any) -
         from hub.migrate import upgrade
 
         await upgrade(settings.database_url)
-        core = create_hub(settings, **kwargs)
+        core = create_hub(_not_routing(settings), **kwargs)
         try:
             return await fn(core)
         finally:
             await core.engine.dispose()
     return asyncio.run(go())
+
+
+def _not_routing(settings: Settings) -> Settings:
+    """A command's short-lived hub never contends for the router: it would lead for a moment,
+    restore, and leave its offers' timers to die with it."""
+    return settings.model_copy(update={"routing": False})
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -257,7 +263,7 @@ async def _prepare(settings: Settings, *, load_demo_data: bool) -> list[tuple[st
     from hub.web.auth import hash_password
 
     await upgrade(settings.database_url)
-    core = create_hub(settings, load_entry_points=False)
+    core = create_hub(_not_routing(settings), load_entry_points=False)
     logins: list[tuple[str, str, str]] = []
     try:
         await core.start()
