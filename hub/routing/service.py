@@ -398,10 +398,14 @@ class RoutingService:
             self._cancel(("offer", interaction_id))
             await stored.claim_offer(self.core.sessions, interaction_id)
             await self._announce(offer, "withdrawn", now, reason="moved")
-            return router.cancel(offer, now)
+            made = router.cancel(offer, now)
+            await self._idle_if_free(offer.agent_id)
+            return made
         if interaction_id in router.active:
             agent_id = router.active[interaction_id][0]
-            return router.finish(agent_id, interaction_id, now)
+            made = router.finish(agent_id, interaction_id, now)
+            await self._idle_if_free(agent_id)
+            return made
         router.waiting.remove(interaction_id)
         router.waiting.forget(interaction_id)
         return []
@@ -420,13 +424,21 @@ class RoutingService:
             self.stats.abandoned(offer.interaction)
             await self._announce(offer, "withdrawn", now, reason="customer_left")
             made = router.abandon(interaction_id, now)
-            if self.agent_state.get(offer.agent_id) == S.OFFERED and not router.agents[offer.agent_id].load:
-                await self._try_change(offer.agent_id, S.IDLE, expect=S.OFFERED)
+            await self._idle_if_free(offer.agent_id)
             await self._made(made)
         elif (item := router.waiting.items.get(interaction_id)) is not None:
             self.stats.abandoned(item[0])
             router.abandon(interaction_id, now)
         self._board_soon()
+
+    async def _idle_if_free(self, agent_id: int) -> None:
+        """An agent whose contact went elsewhere (the customer left, a supervisor moved it)
+        and who holds nothing else is idle again, without a wrap-up for work not done."""
+        router = self.router
+        assert router is not None
+        state = self.agent_state.get(agent_id)
+        if state in (S.OFFERED, S.ACTIVE, S.HOLD) and not router.agents[agent_id].load:
+            await self._try_change(agent_id, S.IDLE, expect=state)
 
     async def _finished(self, interaction_id: int, now: float) -> None:
         """The agent's contact ended: wrap-up after their last one, else more work."""

@@ -177,3 +177,27 @@ async def test_supervisors_hear_when_an_agent_misses_offers_again_and_again(make
         await centre.settled()
     assert [(a["kind"], a["agent_id"], a["count"]) for a in alerts] == [
         ("missed_offers", alice, 2), ("missed_offers", alice, 4)]
+
+
+async def test_a_supervisor_moving_an_agents_contact_to_another_queue_frees_the_agent(centre: Centre) -> None:
+    await centre.queue("billing")
+    alice = await centre.idle_agent("default")
+    bob = await centre.agent("billing")
+    sam = await centre.agent(role="supervisor")
+    await centre.reload()
+    await centre.ready(bob)
+    await centre.core.states.change(bob, S.BUSY, reason="break", by=bob)
+    interaction = await centre.contact()
+    await centre.settled()
+    await actions.accept_offer(centre.core, await agent_row(centre, alice), interaction)
+    await centre.settled()
+    arrived = (await centre.interaction(interaction)).queued_at
+
+    await actions.move_interaction(centre.core, await agent_row(centre, sam), interaction, queue="billing")
+    await centre.settled()
+    assert await centre.state(alice) == S.IDLE
+    row = await centre.interaction(interaction)
+    assert (row.status, row.queue, row.agent_id, row.queued_at) == ("queued", "billing", None, arrived)
+    await centre.core.states.change(bob, S.IDLE, by=bob)
+    await centre.settled()
+    assert await centre.offer_of(interaction) == bob
