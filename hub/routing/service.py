@@ -285,8 +285,9 @@ class RoutingService:
         assert router is not None
         if moved:
             await self._forget(interaction_id)
-        elif interaction_id in router.waiting.items or interaction_id in router.offers:
-            return
+        elif (interaction_id in router.waiting.items or interaction_id in router.offers
+              or any(interaction_id in held for held in self._held.values())):
+            return  # already placed: a follow-up mark or a replayed event changes nothing
         found = await stored.open_work(self.core.sessions, interaction_id)
         if found and found[0].status != "assigned":
             await self._place(found[0], self.clock(), restoring=moved)
