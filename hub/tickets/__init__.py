@@ -1,0 +1,1 @@
+"""Work orders: tickets that travel between departments and regions under deadlines."""
