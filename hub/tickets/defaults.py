@@ -41,6 +41,7 @@ def _step(code: str, name_en: str, name_zh_cn: str, roles: list[str], units: lis
 def _close() -> dict[str, Any]:
     return _step("close", "Close", "结案", ["agent"], ["centre"], None, [], final=True)
 
+
 STANDARD = [
     _step("accept", "Accept", "受理", ["agent"], ["centre"], 30, ["review"]),
     _step("review", "Review", "复核", ["supervisor"], ["centre"], 60, ["dispatch"], return_to=["accept"]),
