@@ -9,7 +9,7 @@ import pytest
 
 from hub.errors import InvalidRequest
 from hub.tickets.defaults import DEFAULT_TEMPLATES, DEFAULT_TYPES
-from hub.tickets.workflow import Template
+from hub.tickets.workflow import Actor, Template, TicketView, decide
 
 
 def steps(*extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,3 +129,17 @@ def test_a_return_may_name_a_step_before_it_on_one_branch_only() -> None:
     ]
     template = Template.from_json("t", branching)
     assert template.step("end").return_to == ("slow", "start")
+
+
+def test_where_a_step_branches_the_actor_chooses() -> None:
+    branching = Template.from_json("t", [
+        {"code": "start", "name_en": "Start", "roles": ["agent"], "units": ["centre"],
+         "next": ["quick", "end"]},
+        {"code": "quick", "name_en": "Quick", "roles": ["agent"], "units": ["centre"], "next": ["end"]},
+        {"code": "end", "name_en": "End", "roles": ["agent"], "units": ["centre"], "final": True},
+    ])
+    ticket, agent = TicketView("start", "open", None, None), Actor(1, "agent", 1, "centre", True)
+    with pytest.raises(InvalidRequest, match="quick, end") as caught:
+        decide(branching, ticket, agent, "advance")
+    assert caught.value.error_id == "bad_step"
+    assert decide(branching, ticket, agent, "advance", to_step="end").to_step == "end"
