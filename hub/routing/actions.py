@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from hub.db import transaction
 from hub.errors import InvalidRequest, NotFound, PermissionDenied
-from hub.events import InteractionEvent
+from hub.events import InteractionEvent, OfferEvent
 from hub.inbox import is_supervisor
 from hub.models import (
     Agent,
@@ -27,7 +27,7 @@ from hub.models import (
     utcnow,
 )
 from hub.routing import offers as stored
-from hub.routing.service import REQUESTS, TOPIC
+from hub.routing.service import MISSED, REQUESTS, announce
 from hub.routing.states import AgentState
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ async def pending_offers(core: HubCore, agent: Agent) -> list[dict[str, Any]]:
 async def accept_offer(core: HubCore, agent: Agent, interaction_id: int) -> None:
     """The agent answers: the interaction is theirs, they are active on it."""
     async with transaction(core.sessions) as s:
-        if await stored.claim(s, interaction_id, agent.id) is None:
+        claimed = await stored.claim(s, interaction_id, agent.id)
+        if claimed is None:
             raise InvalidRequest("offer_gone", "this offer is no longer yours: it timed out, was withdrawn, "
                                  "or the customer left", status=409)
         row = await stored.assign_offered(s, interaction_id, int(agent.id or 0))
@@ -68,14 +69,26 @@ async def accept_offer(core: HubCore, agent: Agent, interaction_id: int) -> None
                                      expect_span=current.span_id)
     await core.interaction_event(InteractionEvent(
         "assigned", interaction_id, row.channel, row.customer_id, queue=row.queue, agent_id=agent.id))
+    await _announce(core, "accepted", interaction_id, int(agent.id or 0), claimed)
 
 
 async def decline_offer(core: HubCore, agent: Agent, interaction_id: int) -> None:
-    """The agent refuses: it goes to the next agent, and this one is set busy like a miss."""
-    if await stored.claim_offer(core.sessions, interaction_id, agent.id) is None:
+    """The agent refuses: it goes to the next agent, and this one is set busy like a miss.
+    The router hears the ``declined`` event and passes the contact on."""
+    claimed = await stored.claim_offer(core.sessions, interaction_id, agent.id)
+    if claimed is None:
         raise InvalidRequest("offer_gone", "this offer is no longer yours", status=409)
-    await core.bus.publish(TOPIC, {"event": "OfferEvent", "kind": "declined",
-                                   "interaction_id": interaction_id, "agent_id": agent.id})
+    with contextlib.suppress(InvalidRequest):  # logged out meanwhile: nothing to set
+        await core.states.change(int(agent.id or 0), S.BUSY, reason=MISSED)
+    await _announce(core, "declined", interaction_id, int(agent.id or 0), claimed)
+
+
+async def _announce(core: HubCore, kind: str, interaction_id: int, agent_id: int,
+                    claimed: stored.Claimed) -> None:
+    channel, tier, arrived = await stored.offer_facts(core.sessions, interaction_id)
+    now = utcnow()
+    await announce(core, OfferEvent(kind, interaction_id, agent_id, claimed.queue, claimed.level, channel,
+                                    tier, now, waited=now.timestamp() - arrived))
 
 
 async def request_next(core: HubCore, agent: Agent) -> None:

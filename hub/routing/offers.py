@@ -63,21 +63,40 @@ async def store_offers(sessions: async_sessionmaker[AsyncSession], offers: list[
     return stored
 
 
-async def claim(s: AsyncSession, interaction_id: int, agent_id: int | None = None) -> str | None:
-    """Delete the offer of ``interaction_id`` (to ``agent_id`` if given); the queue it was
-    offered through, or None when another claim won."""
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """The offer a claim deleted: where it was offered and at what skill level."""
+
+    queue: str
+    level: int
+
+
+async def claim(s: AsyncSession, interaction_id: int, agent_id: int | None = None) -> Claimed | None:
+    """Delete the offer of ``interaction_id`` (to ``agent_id`` if given); what it was, or
+    None when another claim won."""
     where = [RoutingOffer.interaction_id == interaction_id]
     if agent_id is not None:
         where.append(RoutingOffer.agent_id == agent_id)
-    row = (await s.execute(delete(RoutingOffer).where(*where).returning(RoutingOffer.queue))).first()
-    return None if row is None else str(row[0])
+    row = (await s.execute(delete(RoutingOffer).where(*where)
+                           .returning(RoutingOffer.queue, RoutingOffer.level))).first()
+    return None if row is None else Claimed(str(row[0]), int(row[1]))
 
 
 async def claim_offer(sessions: async_sessionmaker[AsyncSession], interaction_id: int,
-                      agent_id: int | None = None) -> str | None:
+                      agent_id: int | None = None) -> Claimed | None:
     """``claim`` in a transaction of its own."""
     async with transaction(sessions) as s:
         return await claim(s, interaction_id, agent_id)
+
+
+async def offer_facts(sessions: async_sessionmaker[AsyncSession],
+                      interaction_id: int) -> tuple[str, str, float]:
+    """(channel, customer tier, arrival time) of an interaction, for announcing its offer."""
+    query = (select(Interaction.channel, Customer.tier, Interaction.queued_at, Interaction.created_at)
+             .join(Customer, Customer.id == Interaction.customer_id).where(Interaction.id == interaction_id))
+    async with sessions() as s:
+        channel, tier, queued_at, created_at = (await s.execute(query)).one()
+    return channel, tier, (queued_at or created_at).timestamp()
 
 
 async def assign_offered(s: AsyncSession, interaction_id: int, agent_id: int) -> Any:

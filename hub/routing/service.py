@@ -373,9 +373,8 @@ class RoutingService:
         offer = router.offers.get(interaction_id)
         if offer is not None and offer.agent_id == agent_id:
             self._cancel(("offer", interaction_id))
-            router.accept(offer, now)
+            router.accept(offer, now)  # the answering process announced it
             self.stats.answered(offer.interaction, now)
-            await self._announce(offer, "accepted", now)
             self._board_soon()
             return
         made = await self._forget(interaction_id)
@@ -480,13 +479,10 @@ class RoutingService:
     async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None,
                         reason: str = "") -> None:
         interaction = offer.interaction
-        event = OfferEvent(kind, interaction.id, offer.agent_id, offer.queue, offer.level,
-                           interaction.channel, interaction.tier, datetime.fromtimestamp(now, UTC),
-                           waited=now - interaction.arrived_at, timeout=rings, reason=reason)
-        await call_all(self.core.pm, "hub_on_offer", event=event)
-        payload = event.as_dict()
-        await self.core.bus.publish(TOPIC, payload)
-        await self.core.bus.publish(agent_topic(offer.agent_id), {"type": "offer", **payload})
+        await announce(self.core, OfferEvent(
+            kind, interaction.id, offer.agent_id, offer.queue, offer.level, interaction.channel,
+            interaction.tier, datetime.fromtimestamp(now, UTC), waited=now - interaction.arrived_at,
+            timeout=rings, reason=reason))
 
     async def _on_timer(self, payload: dict[str, Any]) -> None:
         kind = payload["kind"]
@@ -528,8 +524,9 @@ class RoutingService:
         now = self.clock()
         self._cancel(("offer", offer.interaction.id))
         made = router.decline(offer, now, MISSED)
-        await self._announce(offer, kind, now)
-        await self._try_change(offer.agent_id, S.BUSY, reason=MISSED)
+        if kind == "timeout":  # a decline was announced, and the agent set busy, by its process
+            await self._announce(offer, kind, now)
+            await self._try_change(offer.agent_id, S.BUSY, reason=MISSED)
         await self._made(made)
         self._wake()
         await self._report_misses(offer.agent_id)
@@ -635,6 +632,16 @@ class RoutingService:
         held = {queue: len(items) for queue, items in self._held.items()}
         board = wallboard(router, config, self.stats, self.agent_state, held, self.clock())
         await self.core.bus.publish(BOARD, board)
+
+
+async def announce(core: HubCore, event: OfferEvent) -> None:
+    """Tell plugins, observers and the agent's screens about an offer; by whichever process
+    decided it (the leader for offers, timeouts and withdrawals; the answering process for
+    accepts and declines), once."""
+    await call_all(core.pm, "hub_on_offer", event=event)
+    payload = event.as_dict()
+    await core.bus.publish(TOPIC, payload)
+    await core.bus.publish(agent_topic(event.agent_id), {"type": "offer", **payload})
 
 
 def _expiry(offer: Offer) -> dict[str, Any]:
