@@ -13,6 +13,7 @@ from hub.models import CustomerTier, Disposition, Queue
 from hub.plugins import call_register
 from hub.routing.config import plugin_strategies
 from hub.routing.state_reasons import ensure_reasons
+from hub.tickets.defaults import ensure_ticket_defaults
 
 if TYPE_CHECKING:
     from hub.core import HubCore
@@ -56,6 +57,7 @@ async def load_reference_data(core: HubCore) -> None:
                         .on_conflict_do_nothing(index_elements=["name"]))
         await _seed_tiers(s)
     await ensure_reasons(core)
+    await ensure_ticket_defaults(core)
     await core.refresh_queue_names()
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hub.facade import Hub
     from hub.messages import InboundMessage
     from hub.routing.strategies import KeyFunction
+    from hub.tickets.outages import OutageEvent
 
 PROJECT = "contacthub"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -105,11 +106,24 @@ def hub_on_agent_state(event: AgentStateEvent) -> None:
 def hub_on_offer(event: OfferEvent) -> None:
     """Observe routing's offers: ``offered``, ``accepted``, ``declined``, ``timeout``, ``withdrawn``.
 
-    Called by the leading router (``hub.routing.service.RoutingService``) once per change,
-    after the offer is stored or its end is decided in the database, for every plugin; the
-    same event then goes to the ``routing`` bus topic and to the agent's screens. A voice
+    Called once per change, for every plugin, by the process that decided it: the leading
+    router (``hub.routing.service.RoutingService``) for ``offered``, ``timeout`` and
+    ``withdrawn``, the process that took the agent's answer for ``accepted`` and ``declined``
+    — after the offer is stored or its end is decided in the database. The same event then
+    goes to the ``routing`` bus topic and to the agent's screens. A voice
     channel rings the agent's phone on ``offered`` and stops it on the others; reports count
     them. The return value is ignored. May be async.
+    """
+
+
+@hookspec
+def hub_on_outage(event: OutageEvent) -> None:
+    """Observe a major outage being ``declared`` or ``ended``.
+
+    Called by ``hub.tickets.outages`` after the change is committed, for every plugin; the
+    same event then goes to live screens on the ``outages`` topic (the inbox banner). A
+    voice channel plays ``event.wording`` to callers from ``event.region`` while it lasts.
+    The return value is ignored. May be async.
     """
 
 

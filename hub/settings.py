@@ -63,6 +63,8 @@ class Settings(BaseModel):
     overdue_reminder_minutes: float = Field(default=10, ge=0)
     """How often an overdue leave or adjust is told again; 0 tells it once."""
     leader_retry_seconds: float = Field(default=1.0, gt=0)
+    ticket_sweep_seconds: float = Field(default=60, gt=0)
+    """How often the beat job looks for tickets near or past a deadline."""
     blocked_plugins: list[str] = Field(default_factory=list)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -47,12 +47,17 @@ def celery_app(settings: Settings) -> Celery:
             "notify-overdue": {
                 "task": "hub.notify_overdue", "schedule": sweep, "options": {"expires": sweep},
             },
+            "ticket-deadlines": {
+                "task": "hub.ticket_deadlines", "schedule": settings.ticket_sweep_seconds,
+                "options": {"expires": settings.ticket_sweep_seconds},
+            },
         },
     )
     app.task(name="hub.close_idle_chats")(close_idle_chats)
     app.task(name="hub.close_idle_chat")(close_idle_chat)
     app.task(name="hub.end_due_wrap_ups")(end_due_wrap_ups)
     app.task(name="hub.notify_overdue")(notify_overdue)
+    app.task(name="hub.ticket_deadlines")(ticket_deadlines)
     return app
 
 
@@ -104,6 +109,15 @@ def notify_overdue() -> int:
     """Beat job: alert agents and supervisors to leaves and adjusts past their limit, each
     once per reminder period however many workers sweep; how many alerts it told."""
     return len(_worker.run(state_jobs.overdue_sweep))
+
+
+def ticket_deadlines() -> dict[str, int]:
+    """Beat job: warn before tickets' step deadlines, urge and escalate when they pass; each
+    breach told once however many workers sweep (``hub.tickets.escalation``)."""
+    from hub.tickets.escalation import sweep as deadline_sweep
+
+    result = _worker.run(deadline_sweep)
+    return {"warned": len(result.warned), "breached": len(result.breached), "overdue": len(result.overdue)}
 
 
 async def idle_chat_ids(core: HubCore) -> list[int]:

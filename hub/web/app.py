@@ -11,7 +11,7 @@ from hub.core import HubCore
 from hub.outbound import redeliver_pending
 from hub.routing.service import BOARD
 from hub.routing.states import TOPIC as STATES_TOPIC
-from hub.web import routing_api  # noqa: F401  (its routes join the API)
+from hub.web import routing_api, tickets_api  # noqa: F401  (their routes join the API)
 from hub.web.access import errors_middleware, headers_middleware, session_middleware
 from hub.web.agent_ws import InboxFanout, agent_socket, close_sockets
 from hub.web.api import api

@@ -462,3 +462,39 @@ async def test_on_offer_hears_the_offer_and_its_answer(make_hub: MakeHub) -> Non
         "offered", agent.id, result.interaction_id, "default")
     assert offered.timeout == 20.0 and offered.channel == "memory"
     assert (accepted.kind, accepted.interaction_id) == ("accepted", result.interaction_id)
+
+
+# hub_on_outage
+
+
+class OutageWatcher:
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    @hookimpl
+    def hub_on_outage(self, event: Any) -> None:
+        self.seen.append(event)
+
+
+async def test_on_outage_hears_an_outage_declared_and_ended(make_hub: MakeHub) -> None:
+    from hub.tickets import outages
+
+    watcher = OutageWatcher()
+    core = await make_hub(watcher)
+    live: list[dict[str, Any]] = []
+
+    async def listener(_topic: str, payload: dict[str, Any]) -> None:
+        live.append(payload)
+
+    core.bus.subscribe(outages.TOPIC, listener)
+    async with transaction(core.sessions) as s:
+        supervisor = Agent(number="2001", name="Zhang Wei", password_hash="", role="supervisor")
+        s.add(supervisor)
+    outage = await outages.declare(core, supervisor, region="guangdong/shenzhen", service="broadband",
+                                   wording="Broadband is down in Shenzhen; engineers are on site.")
+    await outages.end(core, supervisor, int(outage.id or 0))
+
+    assert [(e.kind, e.region, e.service) for e in watcher.seen] == [
+        ("declared", "guangdong/shenzhen", "broadband"), ("ended", "guangdong/shenzhen", "broadband")]
+    assert watcher.seen[1].ended_at is not None
+    assert [(p["type"], p["kind"]) for p in live] == [("outage", "declared"), ("outage", "ended")]
