@@ -150,10 +150,11 @@ class Transition:
 
 def may_act(template: Template, ticket: TicketView, actor: Actor) -> bool:
     """Whether ``actor`` may do anything at the open ticket's current step (co-processing
-    units count: they may comment there; moving the ticket is for the owner unit)."""
-    if ticket.status != "open":
+    units count: they may comment there; moving the ticket is for the owner unit). False, not
+    an error, at a step the template no longer has: listing such a ticket must still work."""
+    step = next((step for step in template.steps if step.code == ticket.step), None)
+    if ticket.status != "open" or step is None:
         return False
-    step = template.step(ticket.step)
     return _role_ok(step, actor) and _unit_ok(step, ticket, actor, participants=True)
 
 

@@ -102,3 +102,11 @@ def test_the_fault_repair_unit_responds_and_arrives(fault: Template, unit: int) 
     assert (moved.to_step, moved.owner_unit_id) == ("respond", unit)
     responded = decide(fault, at("respond", unit), repairer, "advance")
     assert responded.to_step == "arrive"
+
+
+def test_a_ticket_whose_step_left_the_template_is_listed_but_not_moved(standard: Template) -> None:
+    stranded = at("archive", COUNTY_A_NET)
+    assert not may_act(standard, stranded, ADMIN)
+    with pytest.raises(InvalidRequest) as caught:
+        decide(standard, stranded, ADMIN, "advance")
+    assert caught.value.error_id == "unknown_step"
