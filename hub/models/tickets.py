@@ -102,6 +102,10 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_region_created", "region", "created_at"),
         Index("ix_ticket_status_step_due", "status", "step_due_at"),
         Index("ix_ticket_created", "created_at"),
+        # Ticket search (hub.tickets.search) lists newest first: by the phone on the ticket,
+        # and a unit's open or closed tickets (ix_ticket_owner_open is in deadline order).
+        Index("ix_ticket_phone_created", "phone", "created_at"),
+        Index("ix_ticket_owner_status_created", "owner_unit_id", "status", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=30, unique=True)
