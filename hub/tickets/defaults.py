@@ -128,7 +128,9 @@ async def ensure_ticket_defaults(core: HubCore) -> None:
         await _insert(s, WorkflowTemplate, [{**row, "updated_at": now} for row in DEFAULT_TEMPLATES])
         await _insert(s, TicketType, [{**row, "active": True} for row in DEFAULT_TYPES])
         await _insert(s, OrgUnit, [{**CENTRE_UNIT, "parent_id": None, "active": True}])
-        await _insert(s, BusinessCalendar, [{"code": "default", "schedule": DEFAULT_CALENDAR}])
+        # Fault repair deadlines (10 minutes to respond, 60 to arrive) run day and night.
+        await _insert(s, BusinessCalendar, [{"code": "default", "schedule": DEFAULT_CALENDAR},
+                                            {"code": "fault", "schedule": {}}])
         await _seed_categories(s)
 
 

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db import insert_for, transaction
 from hub.events import TicketEvent
 from hub.models import DeadlineAlert, Ticket, utcnow
+from hub.routing.schedule import Schedule
+from hub.tickets import org
 from hub.tickets.deadlines import warning_at
-from hub.tickets.service import record_urge, ticket_dict, unit_topic
+from hub.tickets.service import record_urge, template_of, ticket_dict, unit_topic
 
 if TYPE_CHECKING:
     from hub.core import HubCore
@@ -64,15 +66,16 @@ async def sweep(core: HubCore, now: datetime | None = None) -> SweepResult:
             ).scalars()
         )  # type: ignore[union-attr, operator]
     result = SweepResult([], [], [])
+    calendars = _Calendars(core)
     for ticket in near:
         due = ticket.step_due_at
         assert due is not None
         if due <= now:
             if await _breach(core, ticket, now):
                 result.breached.append(int(ticket.id or 0))
-        elif warning_at(ticket.step_started_at, due) <= now and await _claim(
-            core, ticket, ticket.version, "warning", now
-        ):
+        elif warning_at(
+            ticket.step_started_at, due, calendar=await calendars.get(ticket.type)
+        ) <= now and await _claim(core, ticket, ticket.version, "warning", now):
             await _tell(core, ticket, "deadline_warning", to_supervisors=False)
             result.warned.append(int(ticket.id or 0))
     for ticket in late:
@@ -80,6 +83,21 @@ async def sweep(core: HubCore, now: datetime | None = None) -> SweepResult:
             await _tell(core, ticket, "ticket_overdue", to_supervisors=True)
             result.overdue.append(int(ticket.id or 0))
     return result
+
+
+class _Calendars:
+    """Each ticket type's business calendar, read once per sweep: warnings come in working time."""
+
+    def __init__(self, core: HubCore) -> None:
+        self.core = core
+        self.known: dict[str, Schedule] = {}
+
+    async def get(self, ticket_type: str) -> Schedule:
+        if ticket_type not in self.known:
+            async with self.core.sessions() as s:
+                _kind, template = await template_of(s, ticket_type)
+                self.known[ticket_type] = await org.calendar(s, template.code)
+        return self.known[ticket_type]
 
 
 async def _claim(

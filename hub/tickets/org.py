@@ -56,9 +56,13 @@ async def unit(s: AsyncSession, unit_id: int) -> OrgUnit:
     return row
 
 
-async def calendar(s: AsyncSession, code: str = "default") -> Schedule:
-    """The business calendar; an empty or missing one counts every minute."""
-    row = await s.get(BusinessCalendar, code)
+async def calendar(s: AsyncSession, template: str = "") -> Schedule:
+    """The business calendar a workflow's deadlines count in: the one named like the
+    template if there is one (``fault``: every minute, since repairs run day and night),
+    else ``default``; an empty schedule counts every minute."""
+    row = (await s.get(BusinessCalendar, template) if template else None) or await s.get(
+        BusinessCalendar, "default"
+    )
     if row is None or not row.schedule:
         return ALWAYS_OPEN
     return Schedule.from_json(row.schedule)

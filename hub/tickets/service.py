@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import transaction
@@ -82,7 +82,7 @@ async def create(core: HubCore, agent: Agent, new: NewTicket) -> Ticket:
         await _check_link(s, kind, new.linked_ticket_id)
         _check_choices(kind, new)
         actor = await org.actor_of(s, agent)
-        calendar = await org.calendar(s)
+        calendar = await org.calendar(s, template.code)
         first = template.first
         ticket = Ticket(
             number=f"T{now:%Y%m%d%H%M%S%f}",
@@ -221,10 +221,17 @@ async def act(
             target = to_step or (back[0] if len(back) == 1 else None)
             to_unit = await _returned_to(s, template, target) if target in back else None
         move = decide(template, view, actor, action, to_step=to_step, to_unit=to_unit, opinion=opinion)
-        calendar = await org.calendar(s)
+        calendar = await org.calendar(s, template.code)
         await _apply(s, ticket, template, move, now, calendar)
         if move.action == "cc" and to_unit is not None:
             s.add(TicketParticipant(ticket_id=ticket_id, unit_id=to_unit))
+        elif move.owner_unit_id != view.owner_unit_id and move.owner_unit_id in view.participants:
+            # A co-processing unit that becomes the owner is no longer a participant beside itself.
+            await s.execute(
+                delete(TicketParticipant).where(
+                    TicketParticipant.ticket_id == ticket_id, TicketParticipant.unit_id == move.owner_unit_id
+                )
+            )
         s.add(
             TicketAction(
                 ticket_id=ticket_id,

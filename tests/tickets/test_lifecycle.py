@@ -3,13 +3,16 @@ county department, answered on the chat, rated by the customer, closed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
 from hub.errors import InvalidRequest
 from hub.history import messages_after
 from hub.models import TicketAction
-from hub.tickets import service
+from hub.tickets import org, service
+from hub.tickets.deadlines import add_business_minutes
 from hub.tickets.reply import reply_to_customer
 from tests.tickets.conftest import Province
 
@@ -152,3 +155,13 @@ async def test_the_customers_open_and_recent_tickets_show_beside_a_conversation(
     items = await service.customer_tickets(province.core, first.customer_id or 0)
     assert [t["id"] for t in items] == [first.id]
     assert items[0]["step_due_at"] is not None
+
+
+async def test_a_fault_reports_deadlines_run_day_and_night_and_a_complaints_in_working_hours(
+    province: Province,
+) -> None:
+    night = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    async with province.core.sessions() as s:
+        fault, standard = await org.calendar(s, "fault"), await org.calendar(s, "standard")
+    assert add_business_minutes(night, 60, fault) == night + timedelta(minutes=60)
+    assert add_business_minutes(night, 60, standard) == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00

@@ -29,12 +29,13 @@ async def test_every_stored_template_is_a_valid_workflow(hub_core: HubCore) -> N
     assert types["fault"].template == "fault"
 
 
-async def test_the_centre_unit_and_the_default_calendar_exist(hub_core: HubCore) -> None:
+async def test_the_centre_unit_and_the_calendars_exist(hub_core: HubCore) -> None:
     await ensure_ticket_defaults(hub_core)
     [centre] = [unit for unit in await rows(hub_core, OrgUnit) if unit.code == "centre"]
     assert (centre.kind, centre.parent_id) == ("province", None)
-    [calendar] = await rows(hub_core, BusinessCalendar)
-    schedule = Schedule.from_json(calendar.schedule)
+    calendars = {row.code: row.schedule for row in await rows(hub_core, BusinessCalendar)}
+    assert calendars["fault"] == {}, "fault repairs count every minute, day and night"
+    schedule = Schedule.from_json(calendars["default"])
     assert schedule.timezone == "Asia/Shanghai"
     assert all(spans == ((8 * 60, 20 * 60),) for spans in schedule.week or ())
 
