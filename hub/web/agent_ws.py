@@ -75,6 +75,12 @@ class InboxFanout:
             if conn.agent.id == payload.get("agent_id") or inbox.is_supervisor(conn.agent):
                 conn.push_text(text)
 
+    async def to_everyone(self, _topic: str, payload: dict[str, Any]) -> None:
+        """News for every screen (an outage's banner): serialised once, queued on each."""
+        text = json.dumps(payload)
+        for conn in list(self.sockets):
+            conn.push_text(text)
+
     async def to_supervisors(self, _topic: str, payload: dict[str, Any]) -> None:
         """Wallboards and alerts about agents, for supervisors' screens only."""
         text = json.dumps(payload if "type" in payload else {"type": _topic, **payload})

@@ -11,7 +11,8 @@ from hub.core import HubCore
 from hub.outbound import redeliver_pending
 from hub.routing.service import BOARD
 from hub.routing.states import TOPIC as STATES_TOPIC
-from hub.web import routing_api, tickets_api  # noqa: F401  (their routes join the API)
+from hub.tickets.outages import TOPIC as OUTAGES
+from hub.web import routing_api, tickets_admin, tickets_api  # noqa: F401  (their routes join the API)
 from hub.web.access import errors_middleware, headers_middleware, session_middleware
 from hub.web.agent_ws import InboxFanout, agent_socket, close_sockets
 from hub.web.api import api
@@ -34,6 +35,7 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
     core.bus.subscribe(STATES_TOPIC, app[INBOX].on_state)
     for topic in (BOARD, "supervisors"):
         core.bus.subscribe(topic, app[INBOX].to_supervisors)
+    core.bus.subscribe(OUTAGES, app[INBOX].to_everyone)
     if manage_core:
         app.cleanup_ctx.append(_core_life)
     app.on_shutdown.append(close_sockets)

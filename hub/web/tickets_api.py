@@ -26,6 +26,7 @@ from hub.models import (
 )
 from hub.tickets import org, outages, service
 from hub.tickets.reply import reply_to_customer
+from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
 from hub.tickets.workflow import may_act
 from hub.web.access import require
 from hub.web.api import _id, api
@@ -193,6 +194,30 @@ async def list_tickets(request: web.Request) -> dict[str, Any]:
             )
         ).scalars()
         return {"items": [view(t, agent) for t in rows]}
+
+
+@api.route(
+    "GET",
+    "/api/tickets/search",
+    summary="Search tickets by customer, phone, number, type, status, region, unit, handler, dates, overdue, "
+    "words (?before= for the next page); every search is logged",
+    role=AGENT,
+    tag=TAG,
+)
+async def search(request: web.Request) -> dict[str, Any]:
+    agent = require(request)
+    filters = TicketFilters.from_query(request.query)
+    before = parse_cursor(request.query["before"]) if request.query.get("before") else None
+    raw_limit = request.query.get("limit", "50")
+    page = await search_tickets(
+        request.app[CORE].sessions,
+        filters,
+        agent_id=agent.id,
+        limit=int(raw_limit) if raw_limit.isdigit() else 0,
+        before=before,
+        unmasked=is_supervisor(agent),
+    )
+    return {"items": page.items, "next": cursor_text(page.next) if page.next is not None else None}
 
 
 @api.route(

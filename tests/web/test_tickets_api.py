@@ -1,0 +1,125 @@
+"""Work orders over REST and the websocket: created from a conversation, moved, searched,
+and outages announced to every screen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from web_helpers import Client, Hub
+
+from hub.models import CustomerIdentity, Interaction, TicketSearch
+
+
+async def frame(ws: aiohttp.ClientWebSocketResponse, frame_type: str) -> dict[str, Any]:
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        data = json.loads(msg.data)
+        if data["type"] == frame_type:
+            return data
+
+
+async def complaint(hub: Hub, client: Client, text: str = "No signal at home since Monday") -> dict[str, Any]:
+    result = await hub.ingest(text)
+    await client.post(f"/api/interactions/{result.interaction_id}/take")
+    response = await client.post(
+        "/api/tickets",
+        json={
+            "type": "complaint",
+            "title": "No signal at home",
+            "interaction_id": result.interaction_id,
+            "level": "general",
+            "kind": "network",
+        },
+    )
+    assert response.status == 200, await response.text()
+    return dict(await response.json())
+
+
+async def test_a_ticket_from_a_conversation_starts_with_its_transcript(hub: Hub, alice: Client) -> None:
+    ticket = await complaint(hub, alice)
+    assert ticket["step"] == "accept" and ticket["channel"] == "web"
+    assert "No signal at home since Monday" in ticket["description"]
+    detail = await (await alice.get(f"/api/tickets/{ticket['id']}")).json()
+    assert detail["may_act"] is True and detail["step"]["next"] == ["review"]
+    assert [line["action"] for line in detail["timeline"]] == ["create"]
+
+
+async def test_moving_a_ticket_on_a_stale_view_says_reload(hub: Hub, alice: Client) -> None:
+    ticket = await complaint(hub, alice)
+    moved = await alice.post(
+        f"/api/tickets/{ticket['id']}/actions", json={"action": "advance", "version": ticket["version"]}
+    )
+    assert moved.status == 200 and (await moved.json())["step"] == "review"
+    stale = await alice.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "comment", "opinion": "late", "version": ticket["version"]},
+    )
+    assert stale.status == 409 and (await stale.json())["error"] == "ticket_changed"
+
+
+async def test_every_search_is_logged_with_who_and_what(hub: Hub, alice: Client) -> None:
+    ticket = await complaint(hub, alice)
+    found = await (await alice.get("/api/tickets/search?type=complaint&status=open")).json()
+    assert [item["id"] for item in found["items"]] == [ticket["id"]]
+    nothing = await (await alice.get("/api/tickets/search?type=suggestion")).json()
+    assert nothing["items"] == []
+    async with hub.core.sessions() as s:
+        logged = list((await s.execute(select(TicketSearch).order_by(TicketSearch.id))).scalars())  # type: ignore[arg-type]
+    assert [(row.agent_id, row.query, row.results) for row in logged] == [
+        (hub.agents["1001"].id, {"type": "complaint", "status": "open"}, 1),
+        (hub.agents["1001"].id, {"type": "suggestion"}, 0),
+    ]
+    bad = await alice.get("/api/tickets/search?status=maybe")
+    assert bad.status == 400 and (await bad.json())["error"] == "bad_filter"
+
+
+async def test_agents_see_the_customers_phone_masked_and_supervisors_whole(
+    hub: Hub,
+    alice: Client,
+    sam: Client,
+) -> None:
+    result = await hub.ingest("hello", sender="visitor-9")
+    async with hub.core.sessions.begin() as s:
+        interaction = await s.get(Interaction, result.interaction_id)
+        assert interaction is not None
+        s.add(CustomerIdentity(customer_id=interaction.customer_id, kind="phone", address="13800138001"))
+    await alice.post(f"/api/interactions/{result.interaction_id}/take")
+    created = await (
+        await alice.post(
+            "/api/tickets",
+            json={"type": "suggestion", "title": "E-bills please", "interaction_id": result.interaction_id},
+        )
+    ).json()
+    assert created["phone"] == "138****8001"
+    whole = await (await sam.get(f"/api/tickets/{created['id']}")).json()
+    assert whole["ticket"]["phone"] == "13800138001"
+    beside = await (await alice.get(f"/api/customers/{created['customer_id']}/tickets")).json()
+    assert [item["id"] for item in beside["items"]] == [created["id"]]
+
+
+async def test_an_outage_reaches_every_screen_and_only_supervisors_declare_one(
+    hub: Hub,
+    alice: Client,
+    sam: Client,
+) -> None:
+    ws = await alice.ws()
+    refused = await alice.post("/api/outages", json={"region": "guangdong", "wording": "down"})
+    assert refused.status == 403
+    declared = await sam.post(
+        "/api/outages",
+        json={
+            "region": "guangdong/shenzhen",
+            "service": "broadband",
+            "wording": "Broadband is down in Shenzhen.",
+        },
+    )
+    assert declared.status == 200
+    banner = await frame(ws, "outage")
+    assert (banner["kind"], banner["wording"]) == ("declared", "Broadband is down in Shenzhen.")
+    ongoing = await (await alice.get("/api/outages")).json()
+    assert [o["region"] for o in ongoing["items"]] == ["guangdong/shenzhen"]
