@@ -5,20 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from hub.db import transaction
 from hub.models import (
     Agent,
     AgentSkill,
+    AgentUnit,
     Customer,
     CustomerIdentity,
     HistoryEntry,
     Interaction,
     InteractionStatus,
     Message,
+    OrgUnit,
     Queue,
     QueueRules,
+    Ticket,
+    TicketParticipant,
     utcnow,
 )
 from hub.web.auth import hash_password
@@ -31,7 +35,17 @@ DEMO_AGENTS = [
     ("1002", "王磊 Wang Lei", "agent", "zh_CN"),
     ("1003", "Emma Clark", "agent", "en"),
     ("2001", "张伟 Zhang Wei", "supervisor", "zh_CN"),
+    ("3001", "黄海 Huang Hai", "agent", "zh_CN"),
 ]
+# (code, kind, parent code, name, region); the province centre itself is seeded for every hub.
+DEMO_UNITS = [
+    ("demo-shenzhen", "city", "centre", "深圳分公司 Shenzhen", "广东/深圳"),
+    ("demo-nanshan", "county", "demo-shenzhen", "南山区 Nanshan", "广东/深圳/南山"),
+    ("demo-nanshan-network", "department", "demo-nanshan", "南山网络维护 Nanshan network", "广东/深圳/南山"),
+]
+DEMO_MEMBERS = {"3001": "demo-nanshan-network"}
+"""Huang Hai processes tickets dispatched to the Nanshan network department; everyone else
+works in the province centre."""
 DEMO_QUEUES = [("web", "Web chat"), ("vip", "VIP line"), ("billing", "Billing")]
 # agent number -> [(queue, level, proficiency)]: Li Na and Wang Lei answer web chat first,
 # Emma Clark is their second level; Li Na is the VIP line's expert.
@@ -98,11 +112,25 @@ async def load_demo(core: HubCore) -> list[tuple[str, str, str]]:
             for queue, level, proficiency in DEMO_SKILLS.get(number, []):
                 s.add(AgentSkill(agent_id=agent.id, queue=queue, level=level, proficiency=proficiency))
             logins.append((number, name, password))
+        units = await _add_units(s)
+        for number, unit_code in DEMO_MEMBERS.items():
+            agent_id = (await s.execute(select(Agent.id).where(Agent.number == number))).scalar_one()
+            s.add(AgentUnit(agent_id=agent_id, unit_id=units[unit_code]))
         for entry in DEMO_CUSTOMERS:
             await _add_customer(s, *entry)
     await core.refresh_queue_names()
     await _routing_changed(core)
     return logins
+
+
+async def _add_units(s) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    units = {"centre": (await s.execute(select(OrgUnit.id).where(OrgUnit.code == "centre"))).scalar_one()}
+    for code, kind, parent, name, region in DEMO_UNITS:
+        unit = OrgUnit(code=code, kind=kind, parent_id=units[parent], name=name, region=region)
+        s.add(unit)
+        await s.flush()
+        units[code] = int(unit.id or 0)
+    return units
 
 
 async def _routing_changed(core: HubCore) -> None:
@@ -157,6 +185,16 @@ async def remove_demo(core: HubCore) -> None:
         await s.execute(delete(AgentSkill).where(AgentSkill.agent_id.in_(demo_agents)  # type: ignore[attr-defined]
                                                  | AgentSkill.queue.in_(demo_queues)))  # type: ignore[attr-defined]
         await s.execute(delete(QueueRules).where(QueueRules.queue.in_(demo_queues)))  # type: ignore[attr-defined]
+        await s.execute(delete(AgentUnit).where(AgentUnit.agent_id.in_(demo_agents)))  # type: ignore[attr-defined]
+        # Tickets are records: those a demo unit held go back to the centre, not away.
+        demo_units = select(OrgUnit.id).where(OrgUnit.code.in_([u[0] for u in DEMO_UNITS]))  # type: ignore[attr-defined]
+        centre = select(OrgUnit.id).where(OrgUnit.code == "centre").scalar_subquery()
+        await s.execute(update(Ticket).where(Ticket.owner_unit_id.in_(demo_units))  # type: ignore[union-attr]
+                        .values(owner_unit_id=centre))
+        await s.execute(delete(TicketParticipant).where(TicketParticipant.unit_id.in_(demo_units)))  # type: ignore[attr-defined]
+        await s.execute(delete(AgentUnit).where(AgentUnit.unit_id.in_(demo_units)))  # type: ignore[attr-defined]
+        for code, *_rest in reversed(DEMO_UNITS):
+            await s.execute(delete(OrgUnit).where(OrgUnit.code == code))
         await s.execute(delete(Agent).where(Agent.is_demo.is_(True)))  # type: ignore[attr-defined]
         await s.execute(delete(Queue).where(Queue.is_demo.is_(True)))  # type: ignore[attr-defined]
     await core.refresh_queue_names()
