@@ -1,5 +1,5 @@
-"""Server-rendered pages: login, logout, the agent inbox shell, the supervisors' wallboard,
-static files and JS catalogs."""
+"""Server-rendered pages: login, logout, the agent inbox shell, the work orders shell, the
+supervisors' wallboard, static files and JS catalogs."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def install(app: web.Application) -> None:
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/inbox", inbox_page)
+    app.router.add_get("/tickets", tickets_page)
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/i18n/{locale}.json", js_catalog)
@@ -214,6 +215,16 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     return render(request, "inbox.html", {
         "agent": login.agent, "csrf": login.csrf_token, "now": utcnow(),
         "supervisor": is_supervisor(login.agent),
+    })
+
+
+async def tickets_page(request: web.Request) -> web.StreamResponse:
+    """Work orders: mine, my unit's and the search, beside one ticket's detail."""
+    login = login_of(request)
+    if login is None:
+        raise web.HTTPFound(f"/login?next={request.path_qs}")
+    return render(request, "tickets.html", {
+        "agent": login.agent, "csrf": login.csrf_token, "supervisor": is_supervisor(login.agent),
     })
 
 

@@ -6,6 +6,7 @@ import { _, formatDateTime, formatTime, locale } from './i18n.js';
 import { authorLabel, channelLabel, channelMark, deliveryLabel, statusLabel } from './labels.js';
 import { hideCustomer, loadCustomer, setDispositions } from './panel.js';
 import { state } from './state.js';
+import { hideCustomerTickets, loadCustomerTickets } from './ticket_panel.js';
 import { showError, showInfo } from './toast.js';
 
 let hooks = { live: null, refreshList: () => {} };
@@ -63,6 +64,7 @@ async function load(id, { focusReply = false } = {}) {
   hooks.live.send({ type: 'watch', interaction_id: id });
   // Once closed, an agent no longer serves this customer: keep the panel as it was.
   if (changed || data.interaction.status !== 'closed') loadCustomer(data.interaction.customer_id, id);
+  if (changed) loadCustomerTickets(data.interaction.customer_id);
   markRead();
   if (focusReply && state.mayWrite) $('#reply-text').focus();
 }
@@ -74,6 +76,7 @@ export function leaveConversation() {
   $('#conversation').hidden = true;
   $('#conversation-empty').hidden = false;
   hideCustomer();
+  hideCustomerTickets();
 }
 
 /** After a reconnect or a send: fetch what arrived since the last message shown. */

@@ -12,8 +12,10 @@ import { channelLabel, channelMark, tierLabel } from './labels.js';
 import { Live } from './live.js';
 import { initMove } from './move.js';
 import { applyOfferFrame, initOffers, loadOffers, tickOffers } from './offers.js';
+import { applyOutageFrame, initOutages } from './outages.js';
 import { state } from './state.js';
 import { applyStatusFrame, initStatusBar, refreshStatus, tickStatus } from './statusbar.js';
+import { initTicketPanel } from './ticket_panel.js';
 import { showError, showInfo } from './toast.js';
 
 const live = new Live({ onFrame, onState });
@@ -26,6 +28,8 @@ async function boot() {
   initOffers({ opened: openAccepted });
   initMove({ moved: () => { refreshList(); catchUp(); } });
   initStatusBar();
+  initTicketPanel();
+  initOutages();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener('click', () => switchView(tab.dataset.view));
   }
@@ -140,6 +144,8 @@ function onFrame(frame) {
     refreshSoon();
   } else if (frame.type === 'offer') {
     applyOfferFrame(frame);
+  } else if (frame.type === 'outage') {
+    applyOutageFrame(frame);
   } else if (frame.type === 'error') {
     showError(frame.message);
   }

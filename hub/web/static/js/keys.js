@@ -5,6 +5,7 @@ import { $ } from './dom.js';
 import { openMoveDialog } from './move.js';
 import { acceptOffer, declineOffer, hasOffer } from './offers.js';
 import { nextContact, openStateMenu } from './statusbar.js';
+import { openTicketForm } from './ticket_panel.js';
 
 let prefix = null;
 let prefixTimer = null;
@@ -58,7 +59,11 @@ function onKey(event, actions) {
 }
 
 function goKeys(actions) {
-  return { w: () => actions.switchView('waiting'), m: () => actions.switchView('mine') };
+  return {
+    w: () => actions.switchView('waiting'),
+    m: () => actions.switchView('mine'),
+    t: () => window.location.assign('/tickets'),
+  };
 }
 
 function plainKeys(actions) {
@@ -78,6 +83,7 @@ function plainKeys(actions) {
     i: () => focusReply(),
     c: () => openCloseDialog(),
     u: () => chooseFile(),
+    w: () => openTicketForm(),
     '?': () => toggleHelp(),
     g: () => { prefix = 'g'; prefixTimer = setTimeout(() => { prefix = null; }, 1500); },
   };
