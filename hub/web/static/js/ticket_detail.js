@@ -35,6 +35,11 @@ export function openTicketId() {
   return current ? current.ticket.id : null;
 }
 
+/** The version of the ticket shown: a frame about a newer one means it changed elsewhere. */
+export function shownVersion() {
+  return current ? current.ticket.version : null;
+}
+
 export async function showTicket(id) {
   let data;
   try {
@@ -270,7 +275,7 @@ async function send(call, done) {
   }
   showInfo(done);
   await showTicket(id);
-  hooks.changed();
+  if (current && current.ticket.id === id) hooks.changed(current.ticket);
 }
 
 function hint(message, focus) {

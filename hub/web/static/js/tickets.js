@@ -6,7 +6,9 @@ import { $, clear, debounce, h } from './dom.js';
 import { _, formatDateTime, loadCatalog } from './i18n.js';
 import { Live } from './live.js';
 import { applyOutageFrame, initOutages } from './outages.js';
-import { advance, clearDetail, focusTicketReply, initDetail, openTicketId, showTicket, urge } from './ticket_detail.js';
+import {
+  advance, clearDetail, focusTicketReply, initDetail, openTicketId, showTicket, shownVersion, urge,
+} from './ticket_detail.js';
 import { isOverdue, loadReference, stepLabel, ticketStatusLabel, typeLabel } from './ticket_labels.js';
 import { fillSearchChoices, focusSearch, initSearch } from './ticket_search.js';
 import { showError } from './toast.js';
@@ -24,7 +26,7 @@ async function boot() {
     showError(err.message);
   }
   fillSearchChoices();
-  initDetail({ changed: () => refresh() });
+  initDetail({ changed });
   initSearch({ found });
   initOutages();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
@@ -53,8 +55,15 @@ async function refresh() {
     return;
   }
   show(data.items, false);
-  const open = openTicketId();
-  if (open && page.items.some((t) => t.id === open)) showTicket(open);
+}
+
+/** I acted on ``ticket``: my lists are asked again; search results keep their page, updated. */
+function changed(ticket) {
+  if (page.view !== 'search') { refresh(); return; }
+  const index = page.items.findIndex((t) => t.id === ticket.id);
+  if (index < 0) return;
+  page.items[index] = { ...page.items[index], ...ticket, overdue: undefined };
+  renderList();
 }
 
 function found(data, more) {
@@ -124,6 +133,7 @@ function switchView(view) {
     tab.setAttribute('aria-selected', tab.dataset.view === view ? 'true' : 'false');
   }
   $('#search-panel').hidden = view !== 'search';
+  $('#search-more').hidden = true;
   page.items = [];
   page.selected = 0;
   renderList();
@@ -136,7 +146,8 @@ function onFrame(frame) {
     applyOutageFrame(frame);
   } else if (frame.type === 'ticket') {
     refreshSoon();
-    if (frame.id === openTicketId()) showTicket(frame.id);
+    // Re-rendering drops what I was typing: only when the ticket changed elsewhere.
+    if (frame.id === openTicketId() && frame.version !== shownVersion()) showTicket(frame.id);
   } else if (frame.type === 'error') {
     showError(frame.message);
   }
