@@ -31,7 +31,7 @@ TEXT_WINDOW = 2000
 """A text search looks at most this many of the newest tickets matching its other filters per
 page; the page's ``next`` continues after them, so nothing is skipped, only paged."""
 MAX_WORDS = 5
-PAGING_KEYS = ("limit", "before", "unmasked")
+PAGING_KEYS = ("limit", "before")
 """Query parameters that are not filters; ``from_query`` leaves them to the caller."""
 
 Cursor = tuple[datetime, int]
@@ -94,9 +94,6 @@ class TicketFilters:
         return {name: value.isoformat() if isinstance(value, datetime) else value
                 for name, value in asdict(self).items() if value is not None and value != ""}
 
-    def is_empty(self) -> bool:
-        return not self.as_log()
-
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
@@ -116,14 +113,15 @@ async def search_tickets(
     descending), strictly after the ``before`` cursor; and, in the same transaction, one
     ``TicketSearch`` row saying who searched (``agent_id``), what (``filters.as_log()``) and
     how many tickets this page found, zero included. Phones are masked unless ``unmasked``.
-    ``now`` decides what is overdue. A ``limit`` outside 1..MAX_LIMIT raises ``bad_limit``."""
+    ``now`` decides what is overdue (the log keeps the real time). A ``limit`` outside
+    1..MAX_LIMIT raises ``bad_limit``; a refused search is neither run nor logged."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest("bad_limit", f"limit must be 1 to {MAX_LIMIT}")
     now = now or utcnow()
     async with sessions() as s:
         plan = await _plan(s, filters, now, before)
         rows, next_ = await _page(s, plan, filters.text, limit)
-        s.add(TicketSearch(agent_id=agent_id, query=filters.as_log(), results=len(rows), at=now))
+        s.add(TicketSearch(agent_id=agent_id, query=filters.as_log(), results=len(rows)))
         await s.commit()
     return SearchPage([_item(row, now, unmasked) for row in rows], next_)
 
@@ -178,9 +176,13 @@ async def _plan(s: AsyncSession, f: TicketFilters, now: datetime, before: Cursor
         where.append(Ticket.created_at >= f.created_from)
     if f.created_to:
         where.append(Ticket.created_at < f.created_to)
-    if f.overdue is not None:
-        late = and_(Ticket.status == "open", Ticket.step_due_at < now)  # type: ignore[operator]
-        where.append(late if f.overdue else ~late)
+    if f.overdue:
+        where += [Ticket.status == "open", Ticket.step_due_at < now]  # type: ignore[list-item, operator]
+    elif f.overdue is False:
+        # Spelled out rather than negated: NOT (... step_due_at < now) is NULL, so false,
+        # for an open ticket with no step deadline, which is not overdue.
+        where.append(or_(Ticket.status != "open", Ticket.step_due_at.is_(None),  # type: ignore[union-attr]
+                         Ticket.step_due_at >= now))  # type: ignore[operator]
     where += _keyset(before)
     if f.region:
         regions = await _regions_under(s, f.region)

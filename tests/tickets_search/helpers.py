@@ -90,7 +90,8 @@ def ticket_row(n: int) -> dict[str, Any]:
         "status": "open" if is_open else "closed", "step": "handle", "owner_unit_id": unit,
         "handler_id": unit if n % 5 else None,
         "created_at": NOW - timedelta(hours=100 - n + (n % 5 == 0)),
-        "step_due_at": NOW + timedelta(hours=n % 4 - 2), "urge_count": n % 2,
+        # Some open tickets wait in a step without a deadline: never overdue.
+        "step_due_at": None if n % 11 == 0 else NOW + timedelta(hours=n % 4 - 2), "urge_count": n % 2,
     }
 
 
