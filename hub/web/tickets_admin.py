@@ -246,11 +246,12 @@ async def put_agent_unit(request: web.Request, body: AgentUnitBody) -> AgentUnit
         if body.unit_id is not None and (unit is None or not unit.active):
             raise InvalidRequest("unknown_unit", f"there is no enabled unit #{body.unit_id}")
         row = await s.get(AgentUnit, agent_id)
-        if row is not None:
+        if unit is None and row is not None:
             await s.delete(row)
-            await s.flush()
-        if unit is not None:
-            s.add(AgentUnit(agent_id=agent_id, unit_id=unit.id))
+        elif unit is not None:
+            row = row or AgentUnit(agent_id=agent_id, unit_id=unit.id)
+            row.unit_id = int(unit.id or 0)
+            s.add(row)
     view = AgentUnitView(agent_id=agent_id, number=agent.number, name=agent.name,
                          unit_id=None if unit is None else unit.id,
                          unit_code=None if unit is None else unit.code)
@@ -380,6 +381,8 @@ async def put_ticket_type(request: web.Request, body: TicketTypeBody) -> TicketT
         if template is None:
             raise InvalidRequest("unknown_workflow", f"there is no workflow {body.template!r}; "
                                                      "create it with PUT /api/admin/workflows/{code}")
+        # A type may link its own kind (a repeat complaint naming the first): that one need
+        # not exist before this PUT creates it.
         if body.links and body.links != code and await s.get(TicketType, body.links) is None:
             raise InvalidRequest("unknown_type", f"links names no ticket type {body.links!r}")
         row = await s.get(TicketType, code)
