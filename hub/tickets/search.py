@@ -72,8 +72,9 @@ class TicketFilters:
                    ignore: Collection[str] = PAGING_KEYS) -> TicketFilters:
         """The filters named in URL query parameters (names as the fields; ``unit`` and
         ``handler`` are accepted for ``unit_id`` and ``handler_id``). Empty values count as
-        absent. A bad value or an unknown name raises ``InvalidRequest("bad_filter")`` saying
-        which and why; names in ``ignore`` are left to the caller."""
+        absent. A bad value, a repeated filter or an unknown name raises
+        ``InvalidRequest("bad_filter")`` saying which and why; names in ``ignore`` are left
+        to the caller."""
         values: dict[str, Any] = {}
         for name, raw in query.items():
             if name in ignore:
@@ -82,6 +83,8 @@ class TicketFilters:
             if field not in _PARSERS:
                 raise InvalidRequest("bad_filter", f"unknown filter {name[:40]!r}; filters are "
                                      f"{', '.join(_PARSERS)}")
+            if field in values:  # a MultiDict repeats names: "status=open&status=closed"
+                raise InvalidRequest("bad_filter", f"{name}: given twice")
             if raw.strip():
                 values[field] = _PARSERS[field](raw.strip(), name)
         filters = cls(**values)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from multidict import MultiDict
 
 from hub.errors import InvalidRequest
 from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, phone_forms
@@ -64,6 +65,13 @@ def test_bad_filters_are_refused_saying_which_and_why(query: dict[str, str], say
 
     assert refused.value.error_id == "bad_filter"
     assert says in refused.value.message
+
+
+def test_a_filter_given_twice_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        TicketFilters.from_query(MultiDict([("status", "open"), ("status", "closed")]))
+
+    assert (refused.value.error_id, refused.value.message) == ("bad_filter", "status: given twice")
 
 
 def test_a_cursor_survives_the_round_trip_and_a_forged_one_is_refused() -> None:
