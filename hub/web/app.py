@@ -12,7 +12,12 @@ from hub.outbound import redeliver_pending
 from hub.routing.service import BOARD
 from hub.routing.states import TOPIC as STATES_TOPIC
 from hub.tickets.outages import TOPIC as OUTAGES
-from hub.web import routing_api, tickets_admin, tickets_api  # noqa: F401  (their routes join the API)
+from hub.web import (  # noqa: F401  (their routes join the API)
+    routing_api,
+    tickets_admin,
+    tickets_admin_org,
+    tickets_api,
+)
 from hub.web.access import errors_middleware, headers_middleware, session_middleware
 from hub.web.agent_ws import InboxFanout, agent_socket, close_sockets
 from hub.web.api import api
