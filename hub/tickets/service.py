@@ -360,8 +360,11 @@ async def mark_case(core: HubCore, agent: Agent, ticket_id: int, is_case: bool) 
 async def _announce(core: HubCore, kind: str, ticket: Ticket, previous_unit: int | None = None) -> None:
     data = ticket_dict(ticket)
     await core.ticket_event(TicketEvent(kind, int(ticket.id or 0), data))
+    frame = {**data, "type": "ticket", "kind": kind, "ticket_type": data["type"]}
     for unit_id in {ticket.owner_unit_id, previous_unit} - {None}:
-        await core.bus.publish(unit_topic(int(unit_id or 0)), {"type": "ticket", "kind": kind, **data})
+        await core.bus.publish(unit_topic(int(unit_id or 0)), frame)
+    if ticket.handler_id is not None:
+        await core.bus.publish(f"agent:{ticket.handler_id}", frame)
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, Any]:
@@ -386,6 +389,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "owner_unit_id": ticket.owner_unit_id,
         "handler_id": ticket.handler_id,
         "linked_ticket_id": ticket.linked_ticket_id,
+        "category_id": ticket.category_id,
+        "source": ticket.source,
         "outage_id": ticket.outage_id,
         "created_at": iso(ticket.created_at),
         "step_due_at": iso(ticket.step_due_at),

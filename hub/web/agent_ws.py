@@ -10,11 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import select
 
 from hub import inbox
 from hub.errors import InvalidRequest
-from hub.models import Agent
+from hub.models import Agent, AgentUnit
 from hub.routing.service import agent_topic
+from hub.tickets.org import centre
 from hub.web.access import require
 from hub.web.keys import CORE, INBOX, SOCKETS
 
@@ -106,6 +108,7 @@ class AgentSocket:
         self.watching: dict[int, Callable[[], None]] = {}
         self.personal: Callable[[], None] | None = self.core.bus.subscribe(
             agent_topic(int(agent.id or 0)), self.on_personal)
+        self.unit: Callable[[], None] | None = None
 
     def push(self, frame: dict[str, Any]) -> None:
         self.push_text(json.dumps(frame))
@@ -172,12 +175,24 @@ class AgentSocket:
             "interaction_id": interaction_id, "name": self.agent.name,
         })
 
+    async def follow_unit(self) -> None:
+        """Ticket changes in the agent's unit's queue (``unit:<id>``) reach this screen."""
+        async with self.core.sessions() as s:
+            unit_id = (await s.execute(select(AgentUnit.unit_id).where(
+                AgentUnit.agent_id == self.agent.id))).scalar_one_or_none()
+        if unit_id is None:
+            async with self.core.sessions() as s:
+                unit_id = (await centre(s)).id
+        self.unit = self.core.bus.subscribe(f"unit:{unit_id}", self.on_personal)
+
     def close(self) -> None:
         for unsubscribe in self.watching.values():
             unsubscribe()
         self.watching.clear()
         if self.personal is not None:
             self.personal()
+        if self.unit is not None:
+            self.unit()
 
 
 async def agent_socket(request: web.Request) -> web.WebSocketResponse:
@@ -194,6 +209,7 @@ async def agent_socket(request: web.Request) -> web.WebSocketResponse:
     fanout = request.app[INBOX]
     fanout.sockets.add(conn)
     writer = asyncio.create_task(conn.writer())
+    await conn.follow_unit()
     conn.push({"type": "hello", "agent": {"id": agent.id, "name": agent.name, "role": agent.role},
                "counts": await inbox.counts(conn.core, agent)})
     try:

@@ -232,16 +232,21 @@ async def get_ticket(request: web.Request) -> dict[str, Any]:
         actor = await org.actor_of(s, agent)
         timeline = (
             await s.execute(
-                select(TicketAction).where(TicketAction.ticket_id == ticket.id).order_by(TicketAction.at)
-            )  # type: ignore[arg-type]
-        ).scalars()
+                select(TicketAction, Agent.name)
+                .outerjoin(Agent, Agent.id == TicketAction.actor_id)
+                .where(TicketAction.ticket_id == ticket.id)
+                .order_by(TicketAction.at, TicketAction.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        handler = await s.get(Agent, ticket.handler_id) if ticket.handler_id is not None else None
         participants = (
             await s.execute(select(TicketParticipant).where(TicketParticipant.ticket_id == ticket.id))
         ).scalars()
         step = template.step(ticket.step)
         return {
             "ticket": view(ticket, agent),
-            "timeline": [a.model_dump(mode="json") for a in timeline],
+            "timeline": [{**a.model_dump(mode="json"), "actor_name": name or ""} for a, name in timeline],
+            "handler_name": handler.name if handler is not None else "",
             "participants": [p.model_dump() for p in participants],
             "step": {
                 "code": step.code,

@@ -123,3 +123,16 @@ async def test_an_outage_reaches_every_screen_and_only_supervisors_declare_one(
     assert (banner["kind"], banner["wording"]) == ("declared", "Broadband is down in Shenzhen.")
     ongoing = await (await alice.get("/api/outages")).json()
     assert [o["region"] for o in ongoing["items"]] == ["guangdong/shenzhen"]
+
+
+async def test_ticket_changes_reach_the_units_screens_live(hub: Hub, alice: Client, bob: Client) -> None:
+    ws = await bob.ws()
+    await frame(ws, "hello")
+    ticket = await complaint(hub, alice)
+    created = await frame(ws, "ticket")
+    assert (created["kind"], created["id"], created["step"]) == ("created", ticket["id"], "accept")
+    await alice.post(f"/api/tickets/{ticket['id']}/actions", json={"action": "advance"})
+    moved = await frame(ws, "ticket")
+    assert (moved["kind"], moved["step"]) == ("advance", "review")
+    detail = await (await alice.get(f"/api/tickets/{ticket['id']}")).json()
+    assert [line["actor_name"] for line in detail["timeline"]] == ["Alice", "Alice"]
