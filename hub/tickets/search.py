@@ -193,7 +193,10 @@ async def _plan(s: AsyncSession, f: TicketFilters, now: datetime, before: Cursor
             where.append(_region_condition(f.region))
         else:
             alternatives.append([Ticket.region == region for region in regions])
-    return _Plan(where, alternatives, empty=any(not group for group in alternatives))
+    # A group of one is a plain term: no merge to build for a county or a lone number.
+    where += [group[0] for group in alternatives if len(group) == 1]
+    groups = [group for group in alternatives if len(group) != 1]
+    return _Plan(where, groups, empty=any(not group for group in groups))
 
 
 def phone_forms(digits: str) -> list[str]:
