@@ -6,7 +6,11 @@ without them the PostgreSQL half of the suite is skipped (and fails under CI).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
@@ -17,7 +21,7 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 from hub.core import HubCore, create_hub
-from hub.migrate import upgrade
+from hub.migrate import upgrade, upgrade_sync
 from hub.settings import load_settings
 
 POSTGRES_ENV = "CONTACTHUB_TEST_POSTGRES_URL"
@@ -69,24 +73,77 @@ def redis_url() -> str:
     return _test_server(REDIS_ENV, "Redis")
 
 
-@pytest.fixture(params=[
+DATABASES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+]
+
+
+@pytest.fixture(params=DATABASES)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database, once on SQLite and once on PostgreSQL: a file in ``tmp_path``, or
-    a fresh database on the test server, dropped afterwards."""
+    a fresh database on the test server, dropped afterwards. For the migrations' own tests."""
+    async with _database(request, tmp_path, template=None) as url:
+        yield url
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with the newest schema and no rows, once on SQLite and once on PostgreSQL.
+
+    Copied from one migrated per test session (a file copy; ``CREATE DATABASE ... TEMPLATE``)
+    rather than migrated per test: the migrations' cost, paid once instead of hundreds of
+    times. Running the migrations again on it is a no-op, as on any up-to-date database."""
+    template = request.getfixturevalue(f"migrated_{request.param}")
+    async with _database(request, tmp_path, template=template) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _database(request: pytest.FixtureRequest, tmp_path: Path,
+                    template: str | None) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+        path = tmp_path / "hub.sqlite"
+        if template is not None:
+            shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     server = make_url(request.getfixturevalue("postgres_url"))
     name = f"test_{uuid.uuid4().hex[:16]}"
-    await _admin(server, f'CREATE DATABASE "{name}"')
+    await _admin(server, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         # FORCE: a hub still connected (torn down after this fixture) must not block the drop.
         await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _aside(fn: Any, *args: Any) -> Any:
+    """Run ``fn`` on a thread of its own: session fixtures are first asked for from inside a
+    test's running event loop, where neither ``asyncio.run`` nor the migrations may run."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file migrated once per session; tests get copies."""
+    path = tmp_path_factory.mktemp("template") / "hub.sqlite"
+    _aside(upgrade_sync, f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgresql(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, the template tests' databases copy."""
+    server = make_url(postgres_url)
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    _aside(asyncio.run, _admin(server, f'CREATE DATABASE "{name}"'))
+    _aside(upgrade_sync, server.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield name
+    finally:
+        _aside(asyncio.run, _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _admin(server: URL, sql: str) -> None:

@@ -24,6 +24,12 @@ def schema_differences(connection: Connection) -> list[object]:
     return compare_metadata(context, SQLModel.metadata)
 
 
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """The migrations start from nothing here, unlike the rest of the suite's databases."""
+    return empty_database_url
+
+
 async def run_sync(database_url: str, fn: object) -> object:
     engine = create_engine(database_url)
     try:
