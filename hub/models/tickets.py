@@ -9,7 +9,7 @@ and ``hub.tickets.workflow`` turns templates into checked, frozen dataclasses.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hub.models.base import optional_timestamp, timestamp
@@ -102,6 +102,9 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_region_created", "region", "created_at"),
         Index("ix_ticket_status_step_due", "status", "step_due_at"),
         Index("ix_ticket_created", "created_at"),
+        # The case library is a small part of all tickets: a partial index finds it at once.
+        Index("ix_ticket_case_type", "type", "closed_at", sqlite_where=text("is_case"),
+              postgresql_where=text("is_case")),
         # Ticket search (hub.tickets.search) lists newest first: by the phone on the ticket,
         # and a unit's open or closed tickets (ix_ticket_owner_open is in deadline order).
         Index("ix_ticket_phone_created", "phone", "created_at"),

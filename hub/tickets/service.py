@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import transaction
@@ -24,6 +24,7 @@ from hub.models import (
     Customer,
     CustomerIdentity,
     Interaction,
+    OrgUnit,
     Ticket,
     TicketAction,
     TicketParticipant,
@@ -422,3 +423,29 @@ async def customer_tickets(core: HubCore, customer_id: int, recent: int = 10) ->
     open_ones = [ticket_dict(t) for t in rows if t.status == "open"]
     closed = [ticket_dict(t) for t in rows if t.status != "open"][:recent]
     return open_ones + closed
+
+
+async def overdue_report(core: HubCore, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per owner unit: open tickets, how many are past their step's deadline, and the urges
+    they have had — the figures supervisors chase departments with."""
+    now = now or utcnow()
+    overdue = func.sum(case((Ticket.step_due_at < now, 1), else_=0))  # type: ignore[operator]
+    query = (
+        select(Ticket.owner_unit_id, func.count(), overdue, func.sum(Ticket.urge_count))
+        .where(Ticket.status == "open")
+        .group_by(Ticket.owner_unit_id)
+    )
+    async with core.sessions() as s:
+        rows = (await s.execute(query)).all()
+        names = dict((await s.execute(select(OrgUnit.id, OrgUnit.name))).all())  # type: ignore[arg-type]
+    report = [
+        {
+            "unit_id": unit,
+            "unit": names.get(unit, ""),
+            "open": int(total),
+            "overdue": int(late or 0),
+            "urges": int(urges or 0),
+        }
+        for unit, total, late, urges in rows
+    ]
+    return sorted(report, key=lambda row: (-row["overdue"], -row["open"]))

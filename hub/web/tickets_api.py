@@ -25,6 +25,7 @@ from hub.models import (
     TicketType,
 )
 from hub.tickets import org, outages, service
+from hub.tickets.cases import similar_cases
 from hub.tickets.reply import reply_to_customer
 from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
 from hub.tickets.workflow import may_act
@@ -134,6 +135,14 @@ async def ticket_types(request: web.Request) -> dict[str, Any]:
 
 
 @api.route(
+    "GET", "/api/tickets/{id}/similar", summary="Cases like this ticket, best first", role=AGENT, tag=TAG
+)
+async def similar(request: web.Request) -> dict[str, Any]:
+    require(request)
+    return {"items": await similar_cases(request.app[CORE], _id(request))}
+
+
+@api.route(
     "POST",
     "/api/tickets",
     summary="Create a ticket (from a conversation: two keystrokes)",
@@ -194,6 +203,14 @@ async def list_tickets(request: web.Request) -> dict[str, Any]:
             )
         ).scalars()
         return {"items": [view(t, agent) for t in rows]}
+
+
+@api.route(
+    "GET", "/api/tickets/report", summary="Open, overdue and urged tickets per unit", role=SUPERVISOR, tag=TAG
+)
+async def report(request: web.Request) -> dict[str, Any]:
+    require(request, SUPERVISOR)
+    return {"items": await service.overdue_report(request.app[CORE])}
 
 
 @api.route(

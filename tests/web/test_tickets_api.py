@@ -11,7 +11,7 @@ import aiohttp
 from sqlalchemy import select
 from web_helpers import Client, Hub
 
-from hub.models import CustomerIdentity, Interaction, TicketSearch
+from hub.models import CustomerIdentity, Interaction, Ticket, TicketSearch
 
 
 async def frame(ws: aiohttp.ClientWebSocketResponse, frame_type: str) -> dict[str, Any]:
@@ -23,8 +23,9 @@ async def frame(ws: aiohttp.ClientWebSocketResponse, frame_type: str) -> dict[st
             return data
 
 
-async def complaint(hub: Hub, client: Client, text: str = "No signal at home since Monday") -> dict[str, Any]:
-    result = await hub.ingest(text)
+async def complaint(hub: Hub, client: Client, text: str = "No signal at home since Monday",
+                    sender: str = "visitor-1") -> dict[str, Any]:
+    result = await hub.ingest(text, sender=sender)
     await client.post(f"/api/interactions/{result.interaction_id}/take")
     response = await client.post(
         "/api/tickets",
@@ -136,3 +137,29 @@ async def test_ticket_changes_reach_the_units_screens_live(hub: Hub, alice: Clie
     assert (moved["kind"], moved["step"]) == ("advance", "review")
     detail = await (await alice.get(f"/api/tickets/{ticket['id']}")).json()
     assert [line["actor_name"] for line in detail["timeline"]] == ["Alice", "Alice"]
+
+
+async def test_supervisors_see_open_overdue_and_urged_tickets_per_unit(
+    hub: Hub, alice: Client, sam: Client,
+) -> None:
+    ticket = await complaint(hub, alice)
+    await alice.post(f"/api/tickets/{ticket['id']}/urge", json={"opinion": "called again"})
+    assert (await alice.get("/api/tickets/report")).status == 403
+    report = await (await sam.get("/api/tickets/report")).json()
+    assert [(r["open"], r["overdue"], r["urges"]) for r in report["items"]] == [(1, 0, 1)]
+
+
+async def test_resolved_cases_like_a_new_ticket_are_suggested(hub: Hub, alice: Client, sam: Client) -> None:
+    old = await complaint(hub, alice, "宽带每天晚上断线 broadband drops at night", sender="v1")
+    async with hub.core.sessions.begin() as s:
+        row = await s.get(Ticket, old["id"])
+        assert row is not None
+        row.status, row.is_case, row.title = "closed", True, "宽带晚上断线"
+    other = await complaint(hub, alice, "账单多收费", sender="v2")
+    async with hub.core.sessions.begin() as s:
+        row = await s.get(Ticket, other["id"])
+        assert row is not None
+        row.status, row.is_case, row.title = "closed", True, "账单多收费"
+    new = await complaint(hub, alice, "家里宽带晚上总是断线", sender="v3")
+    similar = await (await alice.get(f"/api/tickets/{new['id']}/similar")).json()
+    assert [item["id"] for item in similar["items"]] == [old["id"]], "the billing case shares nothing"
