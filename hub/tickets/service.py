@@ -9,6 +9,7 @@ commit (``hub_on_ticket``), live screens on the ``tickets`` topic and the owner 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -86,7 +87,7 @@ async def create(core: HubCore, agent: Agent, new: NewTicket) -> Ticket:
         calendar = await org.calendar(s, template.code)
         first = template.first
         ticket = Ticket(
-            number=f"T{now:%Y%m%d%H%M%S%f}",
+            number=f"new-{uuid.uuid4().hex[:24]}",  # numbered from its id below
             type=new.type,
             category_id=new.category_id,
             level=new.level,
