@@ -102,6 +102,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_region_created", "region", "created_at"),
         Index("ix_ticket_status_step_due", "status", "step_due_at"),
         Index("ix_ticket_created", "created_at"),
+        Index("ix_ticket_status_chase", "status", "chase_at"),
+        Index("ix_ticket_status_due", "status", "due_at"),
         # The case library is a small part of all tickets: a partial index finds it at once.
         Index("ix_ticket_case_type", "type", "closed_at", sqlite_where=text("is_case"),
               postgresql_where=text("is_case")),
@@ -136,6 +138,9 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = timestamp()
     step_started_at: datetime = timestamp()
     step_due_at: datetime | None = optional_timestamp()
+    chase_at: datetime | None = optional_timestamp()
+    """When the deadline sweep must next look at the ticket: the warning time, then the step's
+    deadline, then never (until the next step); indexed, so a sweep reads only what is due."""
     due_at: datetime | None = optional_timestamp()
     closed_at: datetime | None = optional_timestamp()
     satisfaction: int | None = None

@@ -11,25 +11,22 @@ follows the commit and is best effort, like every live update.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import insert_for, transaction
 from hub.events import TicketEvent
 from hub.models import DeadlineAlert, Ticket, utcnow
-from hub.routing.schedule import Schedule
-from hub.tickets import org
-from hub.tickets.deadlines import warning_at
-from hub.tickets.service import record_urge, template_of, ticket_dict, unit_topic
+from hub.tickets.service import record_urge, ticket_dict, unit_topic
 
 if TYPE_CHECKING:
     from hub.core import HubCore
 
-WARN_AHEAD = timedelta(days=3)
-"""Open tickets due within this are looked at for a warning; longer steps warn later runs."""
+BATCH = 5000
+"""Tickets one sweep handles at most; the rest are next minute's (oldest chase first)."""
 OVERALL = -1
 """``step_seq`` of the whole-ticket deadline alert (steps use the ticket's version)."""
 
@@ -42,40 +39,41 @@ class SweepResult:
 
 
 async def sweep(core: HubCore, now: datetime | None = None) -> SweepResult:
-    """One pass over open tickets near or past a deadline; safe to run anywhere, any time."""
+    """One pass over open tickets whose chase time has come (a warning or a breach) or whose
+    whole deadline passed untold; safe to run anywhere, any time. Reads only those, by index."""
     now = now or utcnow()
+    overall_told = exists().where(
+        DeadlineAlert.ticket_id == Ticket.id,
+        DeadlineAlert.step_seq == OVERALL,
+        DeadlineAlert.kind == "overall",
+    )
     async with core.sessions() as s:
-        near = list(
+        chased = list(
             (
                 await s.execute(
-                    select(Ticket).where(
-                        Ticket.status == "open",
-                        Ticket.step_due_at.is_not(None),  # type: ignore[union-attr]
-                        Ticket.step_due_at <= now + WARN_AHEAD,
-                    )
+                    select(Ticket)
+                    .where(Ticket.status == "open", Ticket.chase_at <= now)  # type: ignore[operator]
+                    .order_by(Ticket.chase_at)
+                    .limit(BATCH)
                 )
             ).scalars()
-        )  # type: ignore[operator]
+        )
         late = list(
             (
                 await s.execute(
-                    select(Ticket).where(
-                        Ticket.status == "open", Ticket.due_at.is_not(None), Ticket.due_at <= now
-                    )
+                    select(Ticket)
+                    .where(Ticket.status == "open", Ticket.due_at <= now, ~overall_told)  # type: ignore[operator]
+                    .limit(BATCH)
                 )
             ).scalars()
-        )  # type: ignore[union-attr, operator]
+        )
     result = SweepResult([], [], [])
-    calendars = _Calendars(core)
-    for ticket in near:
+    for ticket in chased:
         due = ticket.step_due_at
-        assert due is not None
-        if due <= now:
+        if due is not None and due <= now:
             if await _breach(core, ticket, now):
                 result.breached.append(int(ticket.id or 0))
-        elif warning_at(
-            ticket.step_started_at, due, calendar=await calendars.get(ticket.type)
-        ) <= now and await _claim(core, ticket, ticket.version, "warning", now):
+        elif due is not None and await _warn(core, ticket, due, now):
             await _tell(core, ticket, "deadline_warning", to_supervisors=False)
             result.warned.append(int(ticket.id or 0))
     for ticket in late:
@@ -85,19 +83,17 @@ async def sweep(core: HubCore, now: datetime | None = None) -> SweepResult:
     return result
 
 
-class _Calendars:
-    """Each ticket type's business calendar, read once per sweep: warnings come in working time."""
-
-    def __init__(self, core: HubCore) -> None:
-        self.core = core
-        self.known: dict[str, Schedule] = {}
-
-    async def get(self, ticket_type: str) -> Schedule:
-        if ticket_type not in self.known:
-            async with self.core.sessions() as s:
-                _kind, template = await template_of(s, ticket_type)
-                self.known[ticket_type] = await org.calendar(s, template.code)
-        return self.known[ticket_type]
+async def _warn(core: HubCore, ticket: Ticket, due: datetime, now: datetime) -> bool:
+    """Record the warning and look again at the deadline, in one transaction."""
+    async with transaction(core.sessions) as s:
+        if not await _claim(core, ticket, ticket.version, "warning", now, s):
+            return False
+        await s.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id, Ticket.version == ticket.version)
+            .values(chase_at=due)
+        )
+    return True
 
 
 async def _claim(
@@ -127,6 +123,7 @@ async def _breach(core: HubCore, ticket: Ticket, now: datetime) -> bool:
         if not await _claim(core, current, current.version, "breach", now, s):
             return False
         await record_urge(s, current, None, None, f"deadline of step {current.step} passed", now)
+        await s.execute(update(Ticket).where(Ticket.id == current.id).values(chase_at=None))
     await _tell(core, current, "step_overdue", to_supervisors=True)
     return True
 

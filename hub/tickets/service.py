@@ -34,7 +34,7 @@ from hub.models import (
     utcnow,
 )
 from hub.tickets import org
-from hub.tickets.deadlines import add_business_minutes
+from hub.tickets.deadlines import add_business_minutes, warning_at
 from hub.tickets.outages import matching_outage
 from hub.tickets.workflow import Template, TicketView, Transition, decide
 
@@ -104,7 +104,8 @@ async def create(core: HubCore, agent: Agent, new: NewTicket) -> Ticket:
             updated_at=now,
             step_started_at=now,
             **fields,
-            step_due_at=_due(now, first.deadline_minutes, calendar),
+            step_due_at=(first_due := _due(now, first.deadline_minutes, calendar)),
+            chase_at=_chase(now, first_due, calendar),
             due_at=_due(now, template.overall_minutes, calendar),
         )
         if new.type == "complaint":
@@ -174,6 +175,11 @@ def _check_choices(kind: TicketType, new: NewTicket) -> None:
         value, allowed = getattr(new, name), kind.fields.get(name)
         if value and allowed is not None and value not in allowed:
             raise InvalidRequest("bad_choice", f"{name} must be one of: {', '.join(allowed)}")
+
+
+def _chase(start: datetime, due: datetime | None, calendar: Any) -> datetime | None:
+    """When the deadline sweep first looks at a step: its warning time."""
+    return None if due is None else warning_at(start, due, calendar=calendar)
 
 
 def _due(start: datetime, minutes: int | None, calendar: Any) -> datetime | None:
@@ -275,6 +281,9 @@ async def _apply(
         values |= {
             "step_started_at": now,
             "step_due_at": _due(now, template.step(move.to_step).deadline_minutes, calendar),
+            "chase_at": _chase(
+                now, _due(now, template.step(move.to_step).deadline_minutes, calendar), calendar
+            ),
         }
     if move.status == "closed":
         values["closed_at"] = now
