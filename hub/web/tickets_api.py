@@ -11,12 +11,13 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from hub.errors import InvalidRequest
+from hub.errors import InvalidRequest, NotFound
 from hub.history import mask_address, messages_after
 from hub.inbox import is_supervisor
 from hub.models import (
     Agent,
     AgentRole,
+    Attachment,
     OrgUnit,
     Ticket,
     TicketAction,
@@ -30,7 +31,7 @@ from hub.tickets.reply import reply_to_customer
 from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
 from hub.tickets.workflow import may_act
 from hub.web.access import require
-from hub.web.api import _id, api
+from hub.web.api import _id, _own_uploads, api, file_response
 from hub.web.auth import audit, client_ip
 from hub.web.keys import CORE
 
@@ -63,6 +64,8 @@ class ActionBody(BaseModel):
     to_unit: int | None = None
     opinion: str = Field(default="", max_length=4000)
     version: int | None = None
+    attachment_ids: list[int] = Field(default_factory=list, max_length=10)
+    """Files uploaded first with ``POST /api/files`` (a site photo, a signed form)."""
 
 
 class UrgeBody(BaseModel):
@@ -238,6 +241,44 @@ async def search(request: web.Request) -> dict[str, Any]:
 
 
 @api.route(
+    "GET",
+    "/api/tickets/{id}/files/{file_id}",
+    summary="Download a file on a ticket's timeline",
+    role=AGENT,
+    tag=TAG,
+)
+async def ticket_file(request: web.Request) -> web.StreamResponse:
+    require(request)
+    core = request.app[CORE]
+    ticket_id, file_id = _id(request), _id(request, "file_id")
+    async with core.sessions() as s:
+        lines = (
+            await s.execute(select(TicketAction.attachments).where(TicketAction.ticket_id == ticket_id))
+        ).scalars()
+        if not any(item.get("id") == file_id for files in lines for item in files):
+            raise NotFound("file")
+        row = await s.get(Attachment, file_id)
+    if row is None:
+        raise NotFound("file")
+    return file_response(core.files.path(row.sha256), row.filename, row.content_type)
+
+
+async def attachment_rows(request: web.Request, ids: list[int]) -> list[dict[str, Any]]:
+    """The agent's own uploads, as the timeline keeps them; any other id is refused."""
+    if not ids:
+        return []
+    refs = await _own_uploads(request, ids)
+    async with request.app[CORE].sessions() as s:
+        rows = (await s.execute(select(Attachment).where(Attachment.id.in_(ids)))).scalars().all()  # type: ignore[union-attr]
+    by_sha = {ref.sha256 for ref in refs}
+    return [
+        {"id": r.id, "filename": r.filename, "content_type": r.content_type, "size": r.size}
+        for r in rows
+        if r.sha256 in by_sha
+    ]
+
+
+@api.route(
     "GET", "/api/tickets/{id}", summary="A ticket with its timeline and what I may do", role=AGENT, tag=TAG
 )
 async def get_ticket(request: web.Request) -> dict[str, Any]:
@@ -289,6 +330,7 @@ async def get_ticket(request: web.Request) -> dict[str, Any]:
 )
 async def ticket_action(request: web.Request, body: ActionBody) -> dict[str, Any]:
     agent = require(request)
+    files = await attachment_rows(request, body.attachment_ids)
     ticket = await service.act(
         request.app[CORE],
         agent,
@@ -298,6 +340,7 @@ async def ticket_action(request: web.Request, body: ActionBody) -> dict[str, Any
         to_unit=body.to_unit,
         opinion=body.opinion,
         version=body.version,
+        attachments=files,
     )
     return view(ticket, agent)
 

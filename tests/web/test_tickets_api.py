@@ -23,8 +23,9 @@ async def frame(ws: aiohttp.ClientWebSocketResponse, frame_type: str) -> dict[st
             return data
 
 
-async def complaint(hub: Hub, client: Client, text: str = "No signal at home since Monday",
-                    sender: str = "visitor-1") -> dict[str, Any]:
+async def complaint(
+    hub: Hub, client: Client, text: str = "No signal at home since Monday", sender: str = "visitor-1"
+) -> dict[str, Any]:
     result = await hub.ingest(text, sender=sender)
     await client.post(f"/api/interactions/{result.interaction_id}/take")
     response = await client.post(
@@ -140,7 +141,9 @@ async def test_ticket_changes_reach_the_units_screens_live(hub: Hub, alice: Clie
 
 
 async def test_supervisors_see_open_overdue_and_urged_tickets_per_unit(
-    hub: Hub, alice: Client, sam: Client,
+    hub: Hub,
+    alice: Client,
+    sam: Client,
 ) -> None:
     ticket = await complaint(hub, alice)
     await alice.post(f"/api/tickets/{ticket['id']}/urge", json={"opinion": "called again"})
@@ -163,3 +166,32 @@ async def test_resolved_cases_like_a_new_ticket_are_suggested(hub: Hub, alice: C
     new = await complaint(hub, alice, "家里宽带晚上总是断线", sender="v3")
     similar = await (await alice.get(f"/api/tickets/{new['id']}/similar")).json()
     assert [item["id"] for item in similar["items"]] == [old["id"]], "the billing case shares nothing"
+
+
+async def test_a_file_on_the_timeline_is_there_for_whoever_sees_the_ticket(
+    hub: Hub, alice: Client, bob: Client
+) -> None:
+    ticket = await complaint(hub, alice)
+    form = aiohttp.FormData()
+    form.add_field(
+        "file", b"site visit notes: splitter replaced\n", filename="visit.txt", content_type="text/plain"
+    )
+    uploaded = await alice.http.post(hub.url("/api/files"), data=form, headers={"X-CSRF-Token": alice.csrf})
+    assert uploaded.status == 200, await uploaded.text()
+    file_id = (await uploaded.json())["id"]
+    moved = await alice.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "comment", "opinion": "notes attached", "attachment_ids": [file_id]},
+    )
+    assert moved.status == 200, await moved.text()
+    detail = await (await bob.get(f"/api/tickets/{ticket['id']}")).json()
+    assert [f["filename"] for f in detail["timeline"][-1]["attachments"]] == ["visit.txt"]
+    download = await bob.get(f"/api/tickets/{ticket['id']}/files/{file_id}")
+    assert download.status == 200 and await download.read() == b"site visit notes: splitter replaced\n"
+    elsewhere = await bob.get(f"/api/tickets/{ticket['id'] + 999}/files/{file_id}")
+    assert elsewhere.status == 404
+    not_mine = await bob.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "comment", "opinion": "x", "attachment_ids": [file_id]},
+    )
+    assert not_mine.status == 400 and (await not_mine.json())["error"] == "bad_attachment"
