@@ -1,11 +1,13 @@
 """Work orders in a real browser: a complaint made from a web chat with two keystrokes, carried
 through the centre, a supervisor's dispatch and a county department, answered in the widget and
-rated; the customer's tickets beside their next conversation; the outage banner."""
+rated; the customer's tickets beside their next conversation; the outage banner; the case
+library and the supervisors' report."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,9 @@ from sqlalchemy import select
 import plugins.web
 from hub.core import create_hub
 from hub.db import create_all, transaction
-from hub.models import AgentUnit, OrgUnit, Outage, Ticket, TicketAction
+from hub.models import AgentUnit, OrgUnit, Outage, Ticket, TicketAction, utcnow
 from hub.settings import load_settings
+from hub.tickets import service
 from hub.web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -314,3 +317,62 @@ async def test_the_outage_banner_is_live_and_supervisors_declare_and_end_outages
         outage = (await s.execute(select(Outage))).scalars().one()
     assert outage.ended_at is not None and outage.service == "broadband"
     assert agent.errors == [] and boss.errors == []
+
+
+async def test_a_supervisor_keeps_a_case_that_a_similar_ticket_then_suggests_and_reads_the_report(
+        hub_server: HubServer, browser: Any) -> None:
+    li = await hub_server.add_agent("1001", "Li")
+    await hub_server.add_agent("2001", "Zhang", role="supervisor")
+    core = hub_server.core
+    solved = await service.create(core, li, service.NewTicket(type="complaint", title=QUESTION))
+    fix = "Line card replaced at the street cabinet"
+    async with transaction(core.sessions) as s:
+        ticket = await s.get(Ticket, solved.id)
+        assert ticket is not None
+        ticket.status, ticket.step, ticket.closed_at = "closed", "close", utcnow()
+        s.add(TicketAction(ticket_id=ticket.id, action="advance", actor_id=li.id, from_step="process",
+                           to_step="reply", opinion=fix))
+
+    # The supervisor keeps the closed ticket as a case.
+    boss = await _person(browser)
+    await _tickets_page(boss, hub_server, "2001")
+    await boss.goto(hub_server.url(f"/tickets#{solved.id}"))
+    await expect(boss.locator("#ticket-status")).to_have_text("Closed")
+    await expect(boss.locator("#similar-cases")).to_be_hidden()
+    await boss.locator("[data-action=case]").click()
+    await expect(boss.locator("#toast")).to_have_text("Kept in the case library.")
+    await expect(boss.locator("#ticket-case")).to_be_visible()
+    await expect(boss.locator("[data-action=case]")).to_have_text("Remove from cases")
+
+    # A new ticket like it, overdue and urged once, suggests the case with how it was solved.
+    like = service.NewTicket(type="complaint", title="Broadband drops at night")
+    fresh = await service.create(core, li, like)
+    await service.urge(core, li, int(fresh.id or 0), "The customer called again")
+    async with transaction(core.sessions) as s:
+        ticket = await s.get(Ticket, fresh.id)
+        assert ticket is not None
+        ticket.step_due_at = utcnow() - timedelta(hours=1)
+        unit = await s.get(OrgUnit, ticket.owner_unit_id)
+        assert unit is not None
+        unit_name = unit.name
+    await boss.goto(hub_server.url(f"/tickets#{fresh.id}"))
+    case = boss.locator("#similar-cases .similar-case")
+    await expect(case).to_have_count(1)
+    await expect(case.locator("a")).to_have_text(solved.number)
+    await expect(case.locator("a")).to_have_attribute("href", f"/tickets#{solved.id}")
+    await expect(case.locator(".similar-title")).to_have_text(QUESTION)
+    await expect(case.locator(".similar-resolution")).to_have_text(fix)
+    await case.locator("a").click()
+    await expect(boss.locator("#ticket-title")).to_have_text(QUESTION)
+    await expect(boss.locator("#detail")).not_to_contain_text("null")  # no description: nothing shown
+
+    # g r: the report, the unit's one open ticket overdue (in red) and urged once.
+    await boss.locator("#ticket-list").focus()
+    await boss.keyboard.press("g")
+    await boss.keyboard.press("r")
+    row = boss.locator("#report-body tr", has_text=unit_name)
+    await expect(row.locator("td")).to_have_text(["1", "1", "1"])
+    await expect(row.locator("td.overdue")).to_have_count(1)
+    await expect(boss.locator("#ticket-list")).to_be_hidden()
+    await boss.screenshot(path="/tmp/tickets-report.png")
+    assert boss.errors == []

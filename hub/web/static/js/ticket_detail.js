@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { $, clear, h } from './dom.js';
 import { _, formatDateTime } from './i18n.js';
 import { channelLabel } from './labels.js';
+import { loadSimilar, similarSection } from './ticket_cases.js';
 import {
   actionLabel, categoryLabel, choiceLabel, isOverdue, localName, referenceData, satisfactionLabel,
   stepLabel, ticketStatusLabel, typeLabel, unitLabel,
@@ -50,6 +51,7 @@ export async function showTicket(id) {
   }
   current = data;
   render();
+  loadSimilar(data.ticket);
 }
 
 export function clearDetail() {
@@ -73,8 +75,11 @@ function render() {
       h('button', { type: 'button', class: 'btn btn-small', id: 'ticket-reload', text: _('Reload'),
         onclick: () => showTicket(ticket.id) })),
     facts(ticket),
-    ticket.description ? h('pre', { class: 'ticket-description', text: ticket.description }) : null,
+    // Element.append would print a null as the text "null".
+    ticket.description ? h('pre', { class: 'ticket-description', text: ticket.description }) : '',
     actions(),
+    // Below the actions: suggestions arrive after the ticket and must not move its buttons.
+    similarSection(ticket),
     timeline());
 }
 
@@ -91,6 +96,7 @@ function header(ticket, step) {
       h('span', { class: 'ticket-type', text: typeLabel(ticket.type) }),
       h('span', { id: 'ticket-status', class: `ticket-status status-${ticket.status}`,
         text: ticketStatusLabel(ticket.status) }),
+      ticket.is_case ? h('span', { id: 'ticket-case', class: 'ticket-case', text: _('In the case library') }) : null,
       ticket.status === 'open' ? h('span', { id: 'ticket-step', class: 'ticket-step', 'data-step': ticket.step,
         text: _('Step: {step}', { step: stepName }) }) : null,
       ticket.status === 'open' && ticket.step_due_at ? h('time', {
@@ -124,7 +130,10 @@ function actions() {
   const { ticket, step } = current;
   const box = h('section', { class: 'ticket-actions', 'aria-label': _('Actions') });
   if (ticket.status === 'closed') {
-    if (me.supervisor) box.append(opinionField(), buttonRow([button('reopen', _('Reopen'), () => move('reopen'))]));
+    if (me.supervisor) {
+      box.append(opinionField(), buttonRow([button('reopen', _('Reopen'), () => move('reopen')),
+        button('case', ticket.is_case ? _('Remove from cases') : _('Keep as a case'), () => keepCase(!ticket.is_case))]));
+    }
     return box;
   }
   if (!current.may_act) {
@@ -244,6 +253,11 @@ export function focusTicketReply() {
 export async function urge() {
   if (!current || current.ticket.status !== 'open') return;
   await send(() => api('POST', `/api/tickets/${current.ticket.id}/urge`, { opinion: opinion() }), _('Urged.'));
+}
+
+async function keepCase(isCase) {
+  await send(() => api('POST', `/api/tickets/${current.ticket.id}/case`, { is_case: isCase }),
+    isCase ? _('Kept in the case library.') : _('Taken out of the case library.'));
 }
 
 async function reply() {

@@ -10,10 +10,12 @@ import {
   advance, clearDetail, focusTicketReply, initDetail, openTicketId, showTicket, shownVersion, urge,
 } from './ticket_detail.js';
 import { isOverdue, loadReference, stepLabel, ticketStatusLabel, typeLabel } from './ticket_labels.js';
+import { loadReport } from './ticket_report.js';
 import { fillSearchChoices, focusSearch, initSearch } from './ticket_search.js';
 import { showError } from './toast.js';
 
 const page = { view: 'mine', items: [], selected: -1 };
+const supervisor = document.querySelector('meta[name="supervisor"]')?.content === 'true';
 const live = new Live({ onFrame, onState });
 const refreshSoon = debounce(() => refresh(), 300);
 let prefix = null;
@@ -47,6 +49,7 @@ function openFromHash() {
 
 async function refresh() {
   if (page.view === 'search') return;
+  if (page.view === 'report') { await loadReport(); return; }
   let data;
   try {
     data = await api('GET', `/api/tickets?view=${page.view}`);
@@ -81,7 +84,7 @@ function show(items, more) {
 function renderList() {
   const list = clear($('#ticket-list'));
   page.items.forEach((ticket, index) => list.append(row(ticket, index)));
-  $('#ticket-list-empty').hidden = page.items.length > 0;
+  $('#ticket-list-empty').hidden = page.items.length > 0 || page.view === 'report';
   const current = page.items[page.selected];
   if (current) list.setAttribute('aria-activedescendant', `ticket-row-${current.id}`);
   else list.removeAttribute('aria-activedescendant');
@@ -133,6 +136,8 @@ function switchView(view) {
     tab.setAttribute('aria-selected', tab.dataset.view === view ? 'true' : 'false');
   }
   $('#search-panel').hidden = view !== 'search';
+  $('#ticket-list').hidden = view === 'report';
+  if (supervisor) $('#report-panel').hidden = view !== 'report';
   $('#search-more').hidden = true;
   page.items = [];
   page.selected = 0;
@@ -195,6 +200,7 @@ function goKeys() {
   return {
     m: () => switchView('mine'), u: () => switchView('unit'), s: () => switchView('search'),
     i: () => window.location.assign('/inbox'),
+    r: supervisor ? () => switchView('report') : undefined,
   };
 }
 
