@@ -288,7 +288,12 @@ async def _apply(
     if move.status == "closed":
         values["closed_at"] = now
     elif ticket.status == "closed":
-        values |= {"closed_at": None, "due_at": _due(now, template.overall_minutes, calendar)}
+        # Reopened: no longer solved, so no longer a case to suggest.
+        values |= {
+            "closed_at": None,
+            "is_case": False,
+            "due_at": _due(now, template.overall_minutes, calendar),
+        }
     changed = await s.execute(
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version).values(**values)
     )

@@ -165,3 +165,21 @@ async def test_a_fault_reports_deadlines_run_day_and_night_and_a_complaints_in_w
         fault, standard = await org.calendar(s, "fault"), await org.calendar(s, "standard")
     assert add_business_minutes(night, 60, fault) == night + timedelta(minutes=60)
     assert add_business_minutes(night, 60, standard) == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00
+
+
+async def test_a_reopened_case_leaves_the_case_library(province: Province) -> None:
+    ticket = await province.complaint()
+    steps = [
+        ("li", {}),
+        ("zhang", {}),
+        ("zhang", {"to_unit": province.units["nanshan-network"]}),
+        ("chen", {}),
+        ("li", {}),
+        ("li", {}),
+    ]
+    for who, kwargs in steps:
+        ticket = await province.act(who, ticket, "advance", **kwargs)
+    ticket = await province.act("li", ticket, "close")
+    await service.mark_case(province.core, province.people["zhang"], int(ticket.id or 0), True)
+    ticket = await province.act("zhang", ticket, "reopen", opinion="the line drops again")
+    assert (ticket.status, ticket.is_case) == ("open", False)
