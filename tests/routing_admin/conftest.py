@@ -3,7 +3,6 @@ with a plugin strategy installed and the routing events it publishes recorded.""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,19 +10,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from hub.core import HubCore, create_hub
-from hub.db import create_all, transaction
 from hub.hookspecs import hookimpl
-from hub.models import Agent, AuditEntry
+from hub.models import AuditEntry
 from hub.routing.config import CONFIG_TOPIC
 from hub.routing.strategies import KeyFunction
 from hub.settings import load_settings
-from hub.web.app import create_app
-from hub.web.auth import hash_password
-from tests.web.web_helpers import PASSWORD, Client, Hub
+from tests.web.web_helpers import Client, Hub, served_hub
 
 
 class FewestMissed:
@@ -62,34 +56,15 @@ async def error_of(response: aiohttp.ClientResponse) -> str:
     return str((await response.json())["error"])
 
 
-@functools.cache
-def password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-async def add_agent(core: HubCore, number: str, name: str, role: str) -> Agent:
-    """A stored agent who logs in with ``PASSWORD`` (hashed once per test run: Argon2 is slow)."""
-    async with transaction(core.sessions) as s:
-        agent = Agent(number=number, name=name, role=role, password_hash=password_hash())
-        s.add(agent)
-        await s.flush()
-    return agent
+PEOPLE = [("1001", "Alice", "agent"), ("9001", "Sam", "supervisor"), ("8001", "Ada", "admin")]
 
 
 @pytest.fixture
 async def served(tmp_path: Path, database_url: str) -> AsyncIterator[Hub]:
     """A started hub on ``database_url`` with agent 1001, supervisor 9001 and admin 8001."""
     settings = load_settings(data_dir=tmp_path / "var", database_url=database_url)
-    core = create_hub(settings, plugins=[FewestMissed()], load_entry_points=False)
-    await create_all(core.engine)
-    agents = {number: await add_agent(core, number, name, role=role) for number, name, role in (
-        ("1001", "Alice", "agent"), ("9001", "Sam", "supervisor"), ("8001", "Ada", "admin"))}
-    server = TestServer(create_app(core))
-    await server.start_server()
-    try:
-        yield Hub(core, server, agents)
-    finally:
-        await server.close()
+    async with served_hub(settings, PEOPLE, plugins=[FewestMissed()]) as served:
+        yield served
 
 
 @pytest.fixture

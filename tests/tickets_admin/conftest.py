@@ -10,17 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from hub.core import create_hub
-from hub.db import create_all
 from hub.models import Agent, AuditEntry, Ticket
 from hub.settings import load_settings
 from hub.tickets import service
-from hub.web.app import create_app
-from tests.routing_admin.conftest import add_agent, error_of, send
-from tests.web.web_helpers import Client, Hub
+from tests.routing_admin.conftest import error_of, send
+from tests.web.web_helpers import Client, Hub, add_agent, served_hub
 
 __all__ = ["Admin", "error_of", "send"]
 
@@ -86,21 +82,16 @@ class Admin:
         return await service.act(self.hub.core, agent, int(ticket.id or 0), action, **kwargs)
 
 
+PEOPLE = [("1001", "Alice", "agent"), ("9001", "Sam", "supervisor"), ("8001", "Ada", "admin")]
+
+
 @pytest.fixture
 async def served(tmp_path: Path, database_url: str) -> AsyncIterator[Hub]:
     """A started hub on ``database_url`` (its start seeds the work-order defaults) with agent
     1001, supervisor 9001 and admin 8001."""
     settings = load_settings(data_dir=tmp_path / "var", database_url=database_url)
-    core = create_hub(settings, load_entry_points=False)
-    await create_all(core.engine)
-    agents = {number: await add_agent(core, number, name, role=role) for number, name, role in (
-        ("1001", "Alice", "agent"), ("9001", "Sam", "supervisor"), ("8001", "Ada", "admin"))}
-    server = TestServer(create_app(core))
-    await server.start_server()
-    try:
-        yield Hub(core, server, agents)
-    finally:
-        await server.close()
+    async with served_hub(settings, PEOPLE) as served:
+        yield served
 
 
 @pytest.fixture

@@ -6,31 +6,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
-from web_helpers import Client, Hub, add_agent
+from web_helpers import Client, Hub, served_hub
 
-from hub.core import create_hub
-from hub.db import create_all
 from hub.settings import load_settings
-from hub.web.app import create_app
 
 
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     """A started hub with agents 1001 (Alice), 1002 (Bob) and supervisor 9001 (Sam)."""
-    core = create_hub(load_settings(data_dir=tmp_path), load_entry_points=False)
-    await create_all(core.engine)
-    agents = {
-        "1001": await add_agent(core, "1001", "Alice"),
-        "1002": await add_agent(core, "1002", "Bob"),
-        "9001": await add_agent(core, "9001", "Sam", role="supervisor"),
-    }
-    server = TestServer(create_app(core))
-    await server.start_server()
-    try:
-        yield Hub(core, server, agents)
-    finally:
-        await server.close()
+    people = [("1001", "Alice", "agent"), ("1002", "Bob", "agent"), ("9001", "Sam", "supervisor")]
+    async with served_hub(load_settings(data_dir=tmp_path), people) as served:
+        yield served
 
 
 @pytest.fixture

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from hub.core import HubCore
-from hub.db import transaction
+from hub.core import HubCore, create_hub
+from hub.db import create_all, transaction
 from hub.ingest import IngestResult
 from hub.messages import InboundMessage
 from hub.models import Agent
+from hub.settings import Settings
+from hub.web.app import create_app
 from hub.web.auth import hash_password
 
 PASSWORD = "correct horse 1"
@@ -89,11 +94,32 @@ class Client:
         await self.http.close()
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test run: Argon2 is slow on purpose."""
+    return hash_password(PASSWORD)
+
+
 async def add_agent(core: HubCore, number: str, name: str, role: str = "agent", locale: str = "") -> Agent:
     async with transaction(core.sessions) as s:
         agent = Agent(number=number, name=name, role=role, locale=locale,
-                      password_hash=hash_password(PASSWORD))
+                      password_hash=password_hash())
         s.add(agent)
         await s.flush()
         await s.refresh(agent)
     return agent
+
+
+@contextlib.asynccontextmanager
+async def served_hub(settings: Settings, people: Iterable[tuple[str, str, str]],
+                     plugins: Iterable[object] = ()) -> AsyncIterator[Hub]:
+    """A started hub served over HTTP with ``people`` (number, name, role), all with PASSWORD."""
+    core = create_hub(settings, plugins=list(plugins), load_entry_points=False)
+    await create_all(core.engine)
+    agents = {number: await add_agent(core, number, name, role=role) for number, name, role in people}
+    server = TestServer(create_app(core))
+    await server.start_server()
+    try:
+        yield Hub(core, server, agents)
+    finally:
+        await server.close()
