@@ -14,9 +14,30 @@ from hub.errors import InvalidRequest
 from hub.events import InteractionEvent
 from hub.models import Agent, HistoryEntry, Interaction, InteractionStatus, Ticket, utcnow
 from hub.outbound import send_message
+from hub.tickets import org, service
+from hub.tickets.workflow import may_act
 
 if TYPE_CHECKING:
     from hub.core import HubCore
+
+
+async def answer(
+    core: HubCore, agent: Agent, ticket_id: int, text: str, *, version: int | None = None
+) -> Ticket:
+    """The reply step's work: answer the customer, then record it; at the ``reply`` step the
+    ticket moves on, elsewhere the answer is a comment on the timeline. A repeat of the same
+    answer to the same ticket version sends nothing again."""
+    async with core.sessions() as s:
+        ticket, view = await service.load(s, ticket_id)
+        _kind, template = await service.template_of(s, ticket.type)
+        actor = await org.actor_of(s, agent)
+    if not may_act(template, view, actor):
+        raise InvalidRequest("not_allowed", "you may not act on this ticket at its current step", status=403)
+    if version is not None and version != ticket.version:
+        raise InvalidRequest("ticket_changed", "someone changed this ticket meanwhile: reload it", status=409)
+    await reply_to_customer(core, ticket, agent, text, client_id=f"ticket-{ticket_id}-v{ticket.version}")
+    action = "advance" if ticket.step == "reply" else "comment"
+    return await service.act(core, agent, ticket_id, action, opinion=f"answered: {text}"[:4000])
 
 
 async def reply_to_customer(core: HubCore, ticket: Ticket, agent: Agent, text: str, *, client_id: str) -> int:

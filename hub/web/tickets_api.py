@@ -27,7 +27,7 @@ from hub.models import (
 )
 from hub.tickets import org, outages, service
 from hub.tickets.cases import similar_cases
-from hub.tickets.reply import reply_to_customer
+from hub.tickets.reply import answer
 from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
 from hub.tickets.workflow import may_act
 from hub.web.access import require
@@ -368,19 +368,7 @@ async def urge_ticket(request: web.Request, body: UrgeBody) -> dict[str, Any]:
 )
 async def reply_ticket(request: web.Request, body: ReplyBody) -> dict[str, Any]:
     agent = require(request)
-    core = request.app[CORE]
-    ticket_id = _id(request)
-    async with core.sessions() as s:
-        ticket, ticket_view = await service.load(s, ticket_id)
-        _kind, template = await service.template_of(s, ticket.type)
-        actor = await org.actor_of(s, agent)
-    if not may_act(template, ticket_view, actor):
-        raise InvalidRequest("not_allowed", "you may not act on this ticket at its current step", status=403)
-    if body.version is not None and body.version != ticket.version:
-        raise InvalidRequest("ticket_changed", "someone changed this ticket meanwhile: reload it", status=409)
-    await reply_to_customer(core, ticket, agent, body.text, client_id=f"ticket-{ticket_id}-v{ticket.version}")
-    action = "advance" if ticket.step == "reply" else "comment"
-    ticket = await service.act(core, agent, ticket_id, action, opinion=f"answered: {body.text}"[:4000])
+    ticket = await answer(request.app[CORE], agent, _id(request), body.text, version=body.version)
     return view(ticket, agent)
 
 
