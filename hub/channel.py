@@ -17,6 +17,7 @@ from hub.messages import OutboundMessage
 
 if TYPE_CHECKING:
     from hub.facade import Hub
+    from hub.web.openapi import ApiRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,9 @@ class Channel(abc.ABC):
 
         Raise ``NotReady`` when the peer is unreachable (the hub retries), ``AuthFailed``
         when credentials were refused, ``ChannelError`` when this message can never go.
+        Return ``DeliveryStatus.PENDING`` when the message was handed to the channel's own
+        background job (``hub_register_tasks``): that job reports the outcome with
+        ``Hub.record_delivery``, and the hub records nothing for this call.
         """
 
     @abc.abstractmethod
@@ -117,6 +121,16 @@ class Channel(abc.ABC):
 
     def routes(self) -> web.Application | None:
         """A sub-application for this channel's webhooks, or None when it has none."""
+        return None
+
+    def admin_api(self) -> ApiRegistry | None:
+        """The channel's administration API (its accounts, numbers), or None.
+
+        Declare routes on a ``hub.web.openapi.ApiRegistry`` with paths relative to the
+        channel (``/accounts``): the hub serves them under ``/api/admin/channels/<name>``,
+        to logged-in admins only, behind the session and CSRF checks, and lists them in the
+        OpenAPI document. Handlers audit their changes with ``Hub.audit``.
+        """
         return None
 
     async def offer(self, interaction_id: int, agent_id: int) -> None:

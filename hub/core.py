@@ -24,6 +24,7 @@ from hub.events import (
 )
 from hub.facade import Hub
 from hub.files import FileStore
+from hub.jobs import plugin_jobs, run_in_process
 from hub.plugins import call_all, call_register, create_plugin_manager
 from hub.settings import Settings
 
@@ -54,6 +55,8 @@ class HubCore:
         self._facades: dict[str, Hub] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register_channels()
+        self.jobs = plugin_jobs(pm)
+        """Plugins' background jobs by task name (``hub_register_tasks``)."""
         from hub.routing.service import RoutingService
         from hub.routing.state_jobs import state_policy
         from hub.routing.states import AgentStates
@@ -89,6 +92,15 @@ class HubCore:
         from hub.tasks import celery_app
 
         return celery_app(self.settings)
+
+    def enqueue(self, task: str, *args: Any) -> None:
+        """Run a background job by task name: on the Celery worker, or on this event loop
+        for a plugin job when the hub runs jobs in process."""
+        job = self.jobs.get(task)
+        if job is not None and self.settings.run_jobs_in_process:
+            self.spawn(run_in_process(self, job, args))
+        else:
+            self.celery.send_task(task, args=args)
 
     def facade(self, scope: str) -> Hub:
         """The facade handed to the plugin or channel called ``scope``."""

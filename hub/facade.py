@@ -80,8 +80,9 @@ class Hub:
         return self._http
 
     def enqueue(self, task: str, *args: Any) -> None:
-        """Run a background job (a Celery task by name) with ids as arguments."""
-        self._core.celery.send_task(task, args=args)
+        """Run a background job (a Celery task, or a plugin's ``hub.jobs.PluginJob``, by task
+        name) with ids as arguments. Returns once it is queued, not run."""
+        self._core.enqueue(task, *args)
 
     async def latest_interaction(self, thread_key: str) -> dict[str, Any] | None:
         """This channel's newest interaction for ``thread_key``, open or closed."""
@@ -178,6 +179,190 @@ class Hub:
         if row is None:
             return None
         return AttachmentRef(row.sha256, row.filename, row.content_type, row.size)
+
+    async def reply(self, interaction_id: int, text: str, *, client_id: str,
+                    author_type: str = "system") -> int:
+        """Store and send a message from the hub itself (an acknowledgement, a notice) in one
+        of this channel's interactions; the message id. ``client_id`` makes it idempotent: the
+        same id again returns the first message and sends nothing."""
+        from hub.outbound import send_message
+
+        async with self._core.sessions() as s:
+            await self._own(s, interaction_id)
+        return await send_message(self._core, interaction_id, text, author_type=author_type,
+                                  client_id=f"{self.scope}:{client_id}")
+
+    async def get_state(self, key: str) -> dict[str, Any] | None:
+        """This plugin's document stored under ``key``, or None."""
+        from hub import plugin_state
+
+        return await plugin_state.get(self._core, self.scope, key)
+
+    async def put_state(self, key: str, value: dict[str, Any]) -> None:
+        """Store a JSON document under ``key`` (replacing it), committed when this returns."""
+        from hub import plugin_state
+
+        await plugin_state.put(self._core, self.scope, key, value)
+
+    async def delete_state(self, key: str) -> bool:
+        """Remove ``key``; whether it existed."""
+        from hub import plugin_state
+
+        return await plugin_state.remove(self._core, self.scope, key)
+
+    async def list_state(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every document of this plugin whose key starts with ``prefix``, by key."""
+        from hub import plugin_state
+
+        return await plugin_state.items(self._core, self.scope, prefix)
+
+    async def claim(self, key: str, seconds: float, holder: dict[str, Any] | None = None) -> bool:
+        """Take the lease ``key`` for ``seconds`` unless another holder's lease is still running.
+
+        Exactly one of several processes asking at once gets True. A holder that dies simply
+        lets its lease run out. ``holder`` is stored as the lease's document (who, when).
+        """
+        from hub import plugin_state
+
+        return await plugin_state.claim(self._core, self.scope, key, seconds, holder or {})
+
+    def seal(self, secret: str) -> str:
+        """Encrypt a secret this plugin must keep and use again (a mailbox password), with a
+        key derived from the hub's secret key and this plugin's scope."""
+        from hub import plugin_state
+
+        box = plugin_state.fernet(self._core.settings.secret_key, self.scope)
+        return box.encrypt(secret.encode()).decode()
+
+    def unseal(self, token: str) -> str:
+        """The secret ``seal`` returned ``token`` for; ValueError when the key has changed."""
+        from hub import plugin_state
+
+        return plugin_state.unseal(plugin_state.fernet(self._core.settings.secret_key, self.scope), token)
+
+    async def interaction(self, interaction_id: int) -> dict[str, Any]:
+        """One of this channel's interactions as a dict; NotFound for another channel's."""
+        from hub.models import Interaction
+
+        async with self._core.sessions() as s:
+            await self._own(s, interaction_id)
+            row = await s.get(Interaction, interaction_id)
+        assert row is not None
+        return row.model_dump(mode="json")
+
+    async def find_message(self, external_id: str) -> dict[str, Any] | None:
+        """This channel's stored message with ``external_id`` (inbound or outbound, the
+        latter as ``out:<client id>``), with its interaction's ``thread_key``; or None."""
+        from hub.history import message_dict
+        from hub.models import Interaction, Message
+
+        async with self._core.sessions() as s:
+            row = (await s.execute(
+                select(Message, Interaction.thread_key)
+                .join(Interaction, Interaction.id == Message.interaction_id)
+                .where(Message.channel == self.scope, Message.external_id == external_id)
+            )).one_or_none()
+        if row is None:
+            return None
+        return {**message_dict(row[0]), "thread_key": row[1]}
+
+    async def message(self, message_id: int) -> dict[str, Any]:
+        """One of this channel's stored messages with its attachments and its interaction's
+        ``thread_key``, ``entry`` and ``subject``; NotFound for another channel's."""
+        from hub.history import message_dict
+        from hub.models import Attachment, Interaction, Message
+
+        async with self._core.sessions() as s:
+            row = (await s.execute(
+                select(Message, Interaction)
+                .join(Interaction, Interaction.id == Message.interaction_id)
+                .where(Message.id == message_id, Message.channel == self.scope)
+            )).one_or_none()
+            if row is None:
+                raise NotFound("message")
+            files = list((await s.execute(
+                select(Attachment).where(Attachment.message_id == message_id))).scalars())
+        message, interaction = row
+        return {**message_dict(message, files), "thread_key": interaction.thread_key,
+                "entry": interaction.entry, "subject": interaction.subject,
+                "customer_id": interaction.customer_id}
+
+    async def thread_messages(
+        self, thread_key: str, *, direction: str | None = None, limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """The newest messages of this channel's thread ``thread_key`` across all its
+        interactions, newest first; only inbound (``"in"``) or outbound when asked."""
+        from hub.history import message_dict
+        from hub.models import Interaction, Message
+
+        query = (select(Message).join(Interaction, Interaction.id == Message.interaction_id)
+                 .where(Interaction.channel == self.scope, Interaction.thread_key == thread_key))
+        if direction is not None:
+            query = query.where(Message.direction == direction)
+        async with self._core.sessions() as s:
+            rows = (await s.execute(
+                query.order_by(Message.id.desc()).limit(limit)  # type: ignore[union-attr]
+            )).scalars().all()
+        return [message_dict(m) for m in rows]
+
+    async def ticket_thread(self, number: str) -> str | None:
+        """The thread key of the conversation ticket ``number`` came from, when that was one
+        of this channel's; None otherwise (a subject's ticket tag joins a mail to it)."""
+        from hub.models import Interaction, Ticket
+
+        async with self._core.sessions() as s:
+            return (await s.execute(
+                select(Interaction.thread_key)
+                .join(Ticket, Ticket.interaction_id == Interaction.id)
+                .where(Ticket.number == number, Interaction.channel == self.scope)
+            )).scalar_one_or_none()
+
+    async def thread_ticket(self, thread_key: str) -> str | None:
+        """The number of the newest ticket made from a conversation of this channel's thread
+        ``thread_key``, or None (a mail reply carries it in its subject)."""
+        from hub.models import Interaction, Ticket
+
+        async with self._core.sessions() as s:
+            return (await s.execute(
+                select(Ticket.number)
+                .join(Interaction, Ticket.interaction_id == Interaction.id)
+                .where(Interaction.channel == self.scope, Interaction.thread_key == thread_key)
+                .order_by(Ticket.id.desc()).limit(1)  # type: ignore[union-attr]
+            )).scalar_one_or_none()
+
+    async def pending_outbound(self, older_than: float, limit: int = 500) -> list[int]:
+        """Ids of this channel's outbound messages still pending after ``older_than`` seconds:
+        what a sweep hands to the sending job again when a worker died mid-send."""
+        from datetime import timedelta
+
+        from hub.models import Message, utcnow
+
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        async with self._core.sessions() as s:
+            return list((await s.execute(
+                select(Message.id).where(
+                    Message.channel == self.scope, Message.direction == "out",
+                    Message.delivery_status == "pending", Message.created_at < cutoff)
+                .order_by(Message.id).limit(limit)  # type: ignore[arg-type]
+            )).scalars())
+
+    @staticmethod
+    def actor(request: Any) -> int | None:
+        """The id of the logged-in agent making ``request`` (an admin route's caller)."""
+        from hub.web.access import login_of
+
+        login = login_of(request)
+        return None if login is None else login.agent.id
+
+    async def audit(self, request: Any, action: str, target: str = "", detail: str = "") -> None:
+        """Keep a line in the hub's audit log for what the caller of ``request`` did;
+        ``action`` is prefixed with this plugin's scope."""
+        from hub.web.access import login_of
+        from hub.web.auth import audit, client_ip
+
+        login = login_of(request)
+        await audit(self._core, None if login is None else login.agent, f"{self.scope}.{action}",
+                    target, detail, client_ip(request))
 
     async def _own(self, s: Any, interaction_id: int) -> None:
         from hub.models import Interaction

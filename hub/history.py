@@ -17,7 +17,7 @@ def message_dict(m: Message, attachments: list[Attachment] = ()) -> dict[str, An
         "author_type": m.author_type, "author_name": m.author_name, "text": m.text,
         "client_id": m.external_id if m.direction == "in" else "",
         "created_at": m.created_at.isoformat(), "delivery_status": m.delivery_status,
-        "delivery_error": m.delivery_error,
+        "delivery_error": m.delivery_error, "meta": m.meta or {},
         "attachments": [
             {"id": a.id, "sha256": a.sha256, "filename": a.filename,
              "content_type": a.content_type, "size": a.size}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hub.channel import Channel
     from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, OfferEvent, TicketEvent
     from hub.facade import Hub
+    from hub.jobs import PluginJob
     from hub.messages import InboundMessage
     from hub.routing.strategies import KeyFunction
     from hub.tickets.outages import OutageEvent
@@ -151,4 +152,18 @@ def hub_register_strategies(register: Callable[[str, KeyFunction], None]) -> Non
     smallest value is offered first (ties: top-down position, then agent id). The function
     must be pure and fast: it runs on every re-index of a free agent. A duplicate name
     stops start-up with one line naming both registrants. Return nothing.
+    """
+
+
+@hookspec
+def hub_register_tasks(register: Callable[[PluginJob], None]) -> None:
+    """Contribute background jobs (``hub.jobs.PluginJob``): sending through a slow peer,
+    periodic sweeps.
+
+    Called synchronously wherever jobs are run or sent: by the Celery app as it is built
+    (each job becomes the task ``<scope>.<name>``, with its ``every`` in the beat schedule)
+    and by the hub, so that ``Hub.enqueue("<scope>.<name>", *ids)`` can run it in-process
+    when the hub has ``run_jobs_in_process``. ``register(job)`` once per job; a task name
+    registered twice stops start-up. The job runs with the facade of its ``scope`` and must
+    be idempotent. Return nothing.
     """

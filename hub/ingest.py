@@ -96,7 +96,7 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
             "interaction_id": interaction_id, "channel": msg.channel, "external_id": msg.external_id,
             "seq": seq, "direction": "in", "author_type": "customer", "author_name": msg.sender_name,
             "text": msg.text, "created_at": utcnow(), "agent_id": None, "delivery_status": "",
-            "delivery_error": "", "provider_id": "",
+            "delivery_error": "", "provider_id": "", "meta": msg.meta,
         }
         # Core statements on the table: the ORM's bulk machinery costs more than the insert.
         _, insert_message = _statements(s.bind.dialect.name)

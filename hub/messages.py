@@ -42,6 +42,9 @@ class InboundMessage:
     entry: str = ""
     """The address the customer contacted: the dialled number, the mailbox, the official
     account; entry rules (number-level routing) match it. Empty when the channel has one."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """JSON-safe details stored with the message and shown to agents (an email's subject,
+    sender, HTML body file, threading ids). Agents' screens read the keys they know."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +63,6 @@ class OutboundMessage:
     attachments: tuple[AttachmentRef, ...] = ()
     subject: str = ""
     created_at: str = ""
+    entry: str = ""
+    """The address the conversation came in on (``InboundMessage.entry``): a reply leaves
+    from the same mailbox or number."""

@@ -110,6 +110,7 @@ async def deliver(core: HubCore, message_id: int) -> None:
         thread_key=interaction.thread_key, recipient=interaction.thread_key, seq=message.seq,
         text=message.text, author_name=message.author_name, author_type=message.author_type,
         attachments=refs, subject=interaction.subject, created_at=message.created_at.isoformat(),
+        entry=interaction.entry,
     )
     channel = core.channels.get(interaction.channel)
     if channel is None:
@@ -117,6 +118,8 @@ async def deliver(core: HubCore, message_id: int) -> None:
                            f"channel {interaction.channel} is not loaded")
         return
     result = await channel.deliver(out)
+    if result.status == DeliveryStatus.PENDING:
+        return  # handed to the channel's own background job, which reports the outcome
     await set_delivery(core, message_id, result.status, result.error, result.provider_id)
 
 

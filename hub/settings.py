@@ -39,6 +39,9 @@ class Settings(BaseModel):
         "This chat was closed after a period of inactivity. Write again any time. / "
         "由于长时间没有新消息，本次会话已结束，欢迎随时再次咨询。"
     )
+    run_jobs_in_process: bool = False
+    """Run plugins' background jobs on the hub's own event loop instead of sending them to
+    the Celery worker: for a hub embedded in one process (the channel conformance kit)."""
     default_locale: str = "en"
     timezone: str = "UTC"
     """The centre's time zone: where "today" begins for daily limits and agents' day sums."""

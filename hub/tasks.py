@@ -16,6 +16,7 @@ from hub.db import transaction
 from hub.errors import InvalidRequest
 from hub.events import InteractionEvent
 from hub.inbox import close_row
+from hub.jobs import PluginJob, run_once
 from hub.models import Interaction, InteractionStatus, Message, utcnow
 from hub.outbound import send_message
 from hub.routing import state_jobs
@@ -53,12 +54,32 @@ def celery_app(settings: Settings) -> Celery:
             },
         },
     )
+    _add_plugin_jobs(app, settings)
     app.task(name="hub.close_idle_chats")(close_idle_chats)
     app.task(name="hub.close_idle_chat")(close_idle_chat)
     app.task(name="hub.end_due_wrap_ups")(end_due_wrap_ups)
     app.task(name="hub.notify_overdue")(notify_overdue)
     app.task(name="hub.ticket_deadlines")(ticket_deadlines)
     return app
+
+
+def _add_plugin_jobs(app: Celery, settings: Settings) -> None:
+    """Every plugin's ``PluginJob`` as a Celery task, retried with its backoff on NotReady."""
+    from hub.jobs import plugin_jobs
+    from hub.plugins import create_plugin_manager
+
+    for job in plugin_jobs(create_plugin_manager(blocked=settings.blocked_plugins)).values():
+        def run(task: Any, *args: Any, _job: PluginJob = job) -> None:
+            delay = _worker.run(run_once, _job, args, task.request.retries)
+            if delay is not None:
+                # max_retries=None: the job counts its own retries and gives up itself.
+                raise task.retry(countdown=delay, max_retries=None)
+
+        app.task(name=job.task_name, bind=True)(run)
+        if job.every is not None:
+            app.conf.beat_schedule[job.task_name] = {
+                "task": job.task_name, "schedule": job.every, "options": {"expires": job.every},
+            }
 
 
 class _WorkerHub:

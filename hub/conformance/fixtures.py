@@ -86,6 +86,8 @@ async def conformance_hub(
         data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}",
         redis_url="", blocked_plugins=[], public_url=f"http://127.0.0.1:{port}",
         plugins={channel_name: dict(channel_settings)},
+        # No Celery worker here: a channel's own background jobs run on the hub's loop.
+        run_jobs_in_process=True,
     )
     core = create_hub(settings, plugins=[channel_plugin, conformance_events], load_entry_points=False)
     await create_all(core.engine)

@@ -5,6 +5,7 @@ from hub.models.base import utcnow
 from hub.models.customers import Customer, CustomerIdentity, HistoryEntry
 from hub.models.files import Attachment
 from hub.models.interactions import Disposition, Interaction, InteractionStatus, Message, Queue
+from hub.models.plugin_state import PluginState
 from hub.models.routing import AgentStateSpan, StateReason
 from hub.models.routing_config import (
     AgentRouting,
@@ -54,6 +55,7 @@ __all__ = [
     "Message",
     "OrgUnit",
     "Outage",
+    "PluginState",
     "Queue",
     "QueueRules",
     "RegionPrefix",

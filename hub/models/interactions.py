@@ -2,8 +2,9 @@
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hub.models.base import optional_timestamp, timestamp
@@ -84,6 +85,11 @@ class Message(SQLModel, table=True):
     delivery_error: str = Field(default="", max_length=500)
     provider_id: str = Field(default="", max_length=320)
     created_at: datetime = timestamp()
+    meta: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict, server_default="{}"),
+    )
+    """What the channel keeps beside the text and shows to agents: an email's subject, sender,
+    HTML body file and threading ids; written once with the message (``InboundMessage.meta``)."""
 
 
 class Queue(SQLModel, table=True):

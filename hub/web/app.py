@@ -32,7 +32,7 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
         client_max_size=core.settings.upload_max_bytes + 64 * 1024,
     )
     app[CORE] = core
-    app[API] = api
+    app[API] = api.with_channel_admin(core.channels)
     app[THROTTLE] = LoginThrottle(core.settings.login_attempts_per_minute)
     app[SOCKETS] = weakref.WeakSet()
     app[INBOX] = InboxFanout()
@@ -44,7 +44,7 @@ def create_app(core: HubCore, *, manage_core: bool = True) -> web.Application:
     if manage_core:
         app.cleanup_ctx.append(_core_life)
     app.on_shutdown.append(close_sockets)
-    api.install(app)
+    app[API].install(app)
     app.router.add_get("/ws/agent", agent_socket)
     from hub.web import internal, pages
 

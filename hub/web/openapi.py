@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -53,6 +53,21 @@ class ApiRegistry:
             self.routes.append(ApiRoute(method, path, handler, summary, role, body, reply, tag, max_bytes))
             return handler
         return decorate
+
+    def with_channel_admin(self, channels: Mapping[str, Any]) -> ApiRegistry:
+        """This API plus every channel's ``admin_api()``, mounted under
+        ``/api/admin/channels/<name>`` and open to admins only, documented like the rest."""
+        combined = ApiRegistry(self.title, self.version)
+        combined.routes = list(self.routes)
+        for name, channel in channels.items():
+            extra = channel.admin_api()
+            if extra is None:
+                continue
+            combined.routes.extend(
+                replace(r, path=f"/api/admin/channels/{name}{r.path}", role=AgentRole.ADMIN,
+                        tag=f"channel {name}")
+                for r in extra.routes)
+        return combined
 
     def install(self, app: web.Application) -> None:
         for r in self.routes:

@@ -14,9 +14,10 @@ from hub.conformance import reference, wait_for
 from hub.conformance.reference import MemoryChannel
 from hub.core import HubCore, create_hub
 from hub.db import create_all, transaction
-from hub.errors import ConfigError
+from hub.errors import ConfigError, NotReady
 from hub.events import AgentStateEvent, InteractionEvent, MessageEvent, TicketEvent
 from hub.hookspecs import hookimpl
+from hub.jobs import PluginJob
 from hub.messages import InboundMessage
 from hub.models import Agent, Customer, Disposition, Interaction
 from hub.outbound import send_message
@@ -498,3 +499,80 @@ async def test_on_outage_hears_an_outage_declared_and_ended(make_hub: MakeHub) -
         ("declared", "guangdong/shenzhen", "broadband"), ("ended", "guangdong/shenzhen", "broadband")]
     assert watcher.seen[1].ended_at is not None
     assert [(p["type"], p["kind"]) for p in live] == [("outage", "declared"), ("outage", "ended")]
+
+
+# hub_register_tasks
+
+
+class Deliveries:
+    """A plugin job that fails twice with NotReady, then succeeds; and one that gives up."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, int]] = []
+        self.gave_up: list[tuple[str, int]] = []
+
+    @hookimpl
+    def hub_register_tasks(self, register: Callable[[PluginJob], None]) -> None:
+        async def flaky(hub: Any, n: int) -> None:
+            self.runs.append((hub.scope, n))
+            if len(self.runs) < 3:
+                raise NotReady("peer busy")
+
+        async def hopeless(hub: Any, n: int) -> None:
+            raise NotReady("peer gone")
+
+        async def give_up(hub: Any, error: Exception, n: int) -> None:
+            self.gave_up.append((str(error), n))
+
+        register(PluginJob("memory", "flaky", flaky, backoff=0.01))
+        register(PluginJob("memory", "hopeless", hopeless, max_retries=2, backoff=0.01, on_give_up=give_up))
+
+
+async def test_register_tasks_jobs_run_in_process_with_retries(make_hub: MakeHub) -> None:
+    plugin = Deliveries()
+    core = await make_hub(plugin, run_jobs_in_process=True)
+    assert sorted(core.jobs) == ["memory.flaky", "memory.hopeless"]
+    core.facade("memory").enqueue("memory.flaky", 7)
+    core.facade("memory").enqueue("memory.hopeless", 8)
+    await wait_for(lambda: len(plugin.runs) == 3 and plugin.gave_up, 5, message="jobs settled")
+    assert plugin.runs == [("memory", 7)] * 3
+    assert plugin.gave_up == [("peer gone", 8)]
+
+
+async def test_register_tasks_become_celery_tasks_with_a_beat_entry(hub_settings: Any) -> None:
+    from hub.tasks import celery_app
+
+    class Periodic:
+        @hookimpl
+        def hub_register_tasks(self, register: Callable[[PluginJob], None]) -> None:
+            async def sweep(hub: Any) -> None: ...
+            register(PluginJob("memory", "sweep", sweep, every=30))
+
+    import hub.plugins as plugins_module
+
+    real = plugins_module.create_plugin_manager
+
+    def with_periodic(**kwargs: Any) -> Any:
+        return real(load_entry_points=False, extra=[Periodic()])
+
+    plugins_module.create_plugin_manager = with_periodic  # type: ignore[assignment]
+    try:
+        app = celery_app(hub_settings())
+    finally:
+        plugins_module.create_plugin_manager = real  # type: ignore[assignment]
+    assert "memory.sweep" in app.tasks
+    assert app.conf.beat_schedule["memory.sweep"]["schedule"] == 30
+
+
+@pytest.mark.parametrize("bad", ["twice", "not a job"])
+async def test_register_tasks_refuses_duplicates_and_strangers(hub_settings: Any, bad: str) -> None:
+    async def run(hub: Any) -> None: ...
+
+    class Bad:
+        @hookimpl
+        def hub_register_tasks(self, register: Callable[[Any], None]) -> None:
+            register(PluginJob("memory", "x", run))
+            register(PluginJob("memory", "x", run) if bad == "twice" else "x")
+
+    with pytest.raises(ConfigError, match="registered twice" if bad == "twice" else "not a PluginJob"):
+        create_hub(hub_settings(), plugins=[Bad()], load_entry_points=False)

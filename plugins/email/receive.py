@@ -1,0 +1,202 @@
+"""A fetched message becomes a stored one: parsed, threaded, its files kept, ingested once.
+
+The key a message is stored under comes from its Message-ID (or, without one, a hash of its
+headers and text) and its sender, per account. The same mail fetched again after a crash,
+found again after UIDVALIDITY changed, or present in two watched folders is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import InvalidRequest
+from hub.messages import AttachmentRef, InboundMessage
+from plugins.email.ids import MessageIds, Verdict
+from plugins.email.imap import Fetched
+from plugins.email.parse import MailParseError, ParsedMail, Part, parse
+from plugins.email.threads import resolve_thread
+
+if TYPE_CHECKING:
+    from hub.facade import Hub
+    from plugins.email.config import Account, EmailConfig
+
+CHANNEL = "email"
+
+
+def external_id(account: str, sender: str, dedupe_key: str) -> str:
+    digest = hashlib.sha256(f"{sender}\n{dedupe_key}".encode()).hexdigest()[:40]
+    return f"{account}:{digest}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one fetched message."""
+
+    stored: bool = False
+    message_id: int = 0
+    bounce_of: int = 0
+    new_interaction: bool = False
+    mail: ParsedMail | None = None
+
+
+class Receiver:
+    """Stores the fetched messages of one account; the ``Store`` its watchers call."""
+
+    def __init__(self, hub: Hub, account: Account, config: EmailConfig, ids: MessageIds,
+                 after_store: Any = None) -> None:
+        self.hub = hub
+        self.account = account
+        self.config = config
+        self.ids = ids
+        self.after_store = after_store
+        """Awaited with (account, outcome) after each stored message: acknowledgements."""
+
+    async def __call__(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> int:
+        """Store ``fetched`` in UID order; the highest UID up to which all are stored."""
+        done = 0
+        for item in fetched:
+            try:
+                outcome = await self.receive(item.raw)
+            except MailParseError as err:
+                # Not mail at all: no retry can mend it.
+                await self._quarantine(folder, uidvalidity, item, f"not a mail message: {err}", 1)
+            except Exception as err:
+                if not await self._failed(folder, uidvalidity, item, err):
+                    return done
+            else:
+                if self.after_store is not None and outcome.stored:
+                    await self.after_store(self.account, outcome)
+            done = item.uid
+        return done
+
+    async def receive(self, raw: bytes) -> Outcome:
+        if len(raw) > self.config.max_message_bytes:
+            return await self._too_large(raw)
+        mail = parse(raw)
+        if mail.report is not None and mail.report.original_message_id:
+            check = self.ids.check(mail.report.original_message_id)
+            if check.verdict is Verdict.OURS:
+                await self._bounce(mail, check.message_id)
+                return Outcome(bounce_of=check.message_id, mail=mail)
+        thread_key = await resolve_thread(self.hub, self.ids, self.account, mail)
+        refs, refused = self._files(mail)
+        meta = self._meta(mail, refs, refused)
+        result = await self.hub.ingest(InboundMessage(
+            channel=CHANNEL, external_id=external_id(self.account.name, mail.sender, mail.dedupe_key()),
+            sender=mail.sender or "unknown@invalid", thread_key=thread_key,
+            text=mail.text or ("(no text: see the attachments)" if refs else ""),
+            attachments=tuple(refs), sender_name=mail.sender_name, subject=mail.subject[:300],
+            entry=self.account.name, meta=meta,
+        ))
+        return Outcome(stored=result.created, message_id=result.message_id,
+                       new_interaction=result.new_interaction, mail=mail)
+
+    def _files(self, mail: ParsedMail) -> tuple[list[AttachmentRef], list[dict[str, str]]]:
+        refs: list[AttachmentRef] = []
+        refused: list[dict[str, str]] = []
+        parts: list[Part] = [*mail.inline, *mail.attachments]
+        for part in parts:
+            try:
+                refs.append(self.hub.store_file(part.data, part.filename))
+            except InvalidRequest as err:
+                # The mail is kept without the file; the agent sees which file and why.
+                refused.append({"filename": part.filename, "reason": err.message})
+        return refs, refused
+
+    def _meta(
+        self, mail: ParsedMail, refs: list[AttachmentRef], refused: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        kept = {ref.sha256 for ref in refs}
+        inline = {part.content_id: sha for part in mail.inline
+                  if (sha := hashlib.sha256(part.data).hexdigest()) in kept}
+        html = mail.html
+        truncated = len(html.encode()) > self.config.max_html_bytes
+        if truncated:
+            html = html.encode()[:self.config.max_html_bytes].decode("utf-8", "ignore")
+        meta: dict[str, Any] = {
+            "kind": "email", "message_id": mail.message_id, "in_reply_to": list(mail.in_reply_to),
+            "references": list(mail.references)[-20:], "from": mail.sender, "from_name": mail.sender_name,
+            "reply_to": mail.reply_to, "to": list(mail.to), "cc": list(mail.cc), "subject": mail.subject,
+            "date": mail.date.isoformat() if mail.date else "", "account": self.account.name,
+        }
+        if html:
+            meta["html"] = html
+            meta["inline"] = inline
+        if truncated:
+            meta["html_truncated"] = True
+        if mail.automatic:
+            meta["automatic"] = mail.automatic
+        if refused:
+            meta["refused_files"] = refused
+        if mail.forwarded:
+            meta["forwarded"] = [{"from": f.sender, "subject": f.subject,
+                                  "date": f.date.isoformat() if f.date else ""} for f in mail.forwarded]
+        if mail.defects:
+            meta["defects"] = list(mail.defects)[:10]
+        return meta
+
+    async def _bounce(self, mail: ParsedMail, message_id: int) -> None:
+        report = mail.report
+        assert report is not None
+        reason = f"{report.recipient}: {report.status} {report.diagnostic}".strip()
+        if report.failed:
+            await self.hub.record_delivery(message_id, "failed", f"bounced: {reason}"[:500])
+        else:
+            self.hub.log.info("delivery report for message %s: %s %s", message_id, report.action, reason)
+
+    async def _too_large(self, raw: bytes) -> Outcome:
+        head = raw[:64 * 1024]
+        try:
+            mail = parse(head)
+        except MailParseError:
+            raise InvalidRequest("mail_too_large", f"a message of {len(raw)} bytes") from None
+        note = (f"(This mail is {len(raw) // 1024} KB, over the {self.config.max_message_bytes // 1024} KB "
+                f"the hub takes; open it in the mailbox {self.account.address}.)")
+        result = await self.hub.ingest(InboundMessage(
+            channel=CHANNEL, external_id=external_id(self.account.name, mail.sender, mail.dedupe_key()),
+            sender=mail.sender or "unknown@invalid",
+            thread_key=await resolve_thread(self.hub, self.ids, self.account, mail),
+            text=note, sender_name=mail.sender_name, subject=mail.subject[:300], entry=self.account.name,
+            meta={"kind": "email", "message_id": mail.message_id, "from": mail.sender,
+                  "subject": mail.subject, "too_large": len(raw), "account": self.account.name},
+        ))
+        self.hub.log.warning("email %s: a %d-byte message from %s was stored without its body",
+                             self.account.name, len(raw), mail.sender)
+        return Outcome(stored=result.created, message_id=result.message_id,
+                       new_interaction=result.new_interaction, mail=mail)
+
+    async def _failed(self, folder: str, uidvalidity: int, item: Fetched, err: Exception) -> bool:
+        """Count a failure; True when the message is now quarantined and the next may go."""
+        key = f"failed:{self.account.name}:{folder}:{uidvalidity}:{item.uid}"
+        doc = await self.hub.get_state(key) or {"attempts": 0}
+        doc["attempts"] += 1
+        doc["error"] = f"{type(err).__name__}: {err}"[:500]
+        if doc["attempts"] < self.config.parse_attempts:
+            await self.hub.put_state(key, doc)
+            self.hub.log.warning("email %s/%s UID %s failed (attempt %d): %s", self.account.name,
+                                 folder, item.uid, doc["attempts"], doc["error"])
+            return False
+        await self.hub.delete_state(key)
+        await self._quarantine(folder, uidvalidity, item, doc["error"], doc["attempts"])
+        return True
+
+    async def _quarantine(self, folder: str, uidvalidity: int, item: Fetched, error: str,
+                          attempts: int) -> None:
+        """Keep the raw message aside, tell supervisors, and let the next one through."""
+        quarantine: dict[str, Any] = {
+            "account": self.account.name, "folder": folder, "uidvalidity": uidvalidity,
+            "uid": item.uid, "size": len(item.raw), "error": error[:500], "attempts": attempts}
+        try:
+            ref = self.hub.store_file(item.raw, f"quarantined-{item.uid}.eml")
+            quarantine["file"] = ref.sha256
+        except InvalidRequest:
+            pass  # the message stays on the server, named by folder and UID
+        await self.hub.put_state(f"quarantine:{self.account.name}:{folder}:{uidvalidity}:{item.uid}",
+                                 quarantine)
+        self.hub.log.error("email %s/%s UID %s quarantined after %d attempt(s): %s", self.account.name,
+                           folder, item.uid, attempts, error)
+        await self.hub.publish("supervisors", {
+            "type": "alert", "kind": "email_quarantined", "account": self.account.name,
+            "folder": folder, "uid": item.uid, "error": error[:500]})

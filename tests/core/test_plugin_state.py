@@ -1,0 +1,54 @@
+"""A plugin's durable state through the facade: documents, leases, sealed secrets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from hub.core import HubCore
+
+MakeHub = Callable[..., Awaitable[HubCore]]
+
+
+async def test_documents_are_kept_per_plugin(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    mail, sms = core.facade("email"), core.facade("sms")
+    await mail.put_state("cursor:support:INBOX", {"uidvalidity": 7, "last_uid": 41})
+    await mail.put_state("cursor:support:INBOX", {"uidvalidity": 7, "last_uid": 42})
+    await mail.put_state("cursor:sales:INBOX", {"uidvalidity": 3, "last_uid": 1})
+    await mail.put_state("account:support", {"x": 1})
+    assert await mail.get_state("cursor:support:INBOX") == {"uidvalidity": 7, "last_uid": 42}
+    assert await sms.get_state("cursor:support:INBOX") is None
+    assert list(await mail.list_state("cursor:")) == ["cursor:sales:INBOX", "cursor:support:INBOX"]
+    assert await mail.delete_state("account:support") is True
+    assert await mail.delete_state("account:support") is False
+
+
+async def test_a_lease_goes_to_exactly_one_of_many(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    hub = core.facade("email")
+    won = await asyncio.gather(*(hub.claim("send:1", 30, {"by": n}) for n in range(8)))
+    assert won.count(True) == 1
+    assert await hub.claim("send:1", 30) is False
+
+
+async def test_a_lapsed_lease_can_be_taken_again(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    hub = core.facade("email")
+    assert await hub.claim("send:2", 0.05)
+    await asyncio.sleep(0.1)
+    assert await hub.claim("send:2", 30, {"by": "second"})
+    assert await hub.get_state("send:2") == {"by": "second"}
+    await hub.delete_state("send:2")
+    assert await hub.claim("send:2", 30)
+
+
+async def test_sealed_secrets_open_only_with_the_same_key_and_scope(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    token = core.facade("email").seal("app-password")
+    assert "app-password" not in token
+    assert core.facade("email").unseal(token) == "app-password"
+    with pytest.raises(ValueError, match="another secret key"):
+        core.facade("sms").unseal(token)
