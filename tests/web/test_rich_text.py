@@ -1,4 +1,4 @@
-"""Customer HTML shown to an agent: nothing runs, submits or phones home; formatting survives."""
+"""A customer's HTML body shown to an agent: nothing runs, submits or phones home; formatting survives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.email.sanitize import SafeHtml, html_to_text, sanitize_html
+from hub.rich_text import SafeHtml, html_to_text, sanitize_html
 
 CIDS = {"logo@shop.example": "/files/3f2a", "<chart@shop.example>": "https://hub.example/files/9c1d"}
 

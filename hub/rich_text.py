@@ -1,9 +1,10 @@
-"""Customer HTML, made safe to show an agent or flattened to plain text.
+"""A message's HTML body from a customer, made safe to show an agent or flattened to plain text.
 
-Mail HTML is written by strangers: it may carry scripts, forms that post elsewhere, tracking
-pixels and CSS that fetches from the sender's server. ``sanitize_html`` keeps the formatting
-people use in mail (tables, fonts, colours) through nh3's allow-list and nothing that runs,
-submits or phones home unless the agent asks for remote images.
+Any channel may hand over an HTML body (``meta.html``); it is written by strangers and may
+carry scripts, forms that post elsewhere, tracking pixels and CSS that fetches from the
+sender's server. ``sanitize_html`` keeps the formatting people use in mail and rich messages
+(tables, fonts, colours) through nh3's allow-list and nothing that runs, submits or phones home
+unless the agent asks for remote images.
 """
 
 from __future__ import annotations
