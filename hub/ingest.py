@@ -99,7 +99,7 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
             "delivery_error": "", "provider_id": "", "meta": msg.meta,
         }
         # Core statements on the table: the ORM's bulk machinery costs more than the insert.
-        _, insert_message = _statements(s.bind.dialect.name)
+        _, insert_message, _ = _statements(s.bind.dialect.name)
         message_id = (await s.execute(insert_message, values)).scalar_one_or_none()
         if message_id is None:
             raise _AlreadyStored
@@ -111,9 +111,9 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
         ]
         s.add_all(attachments)
         if new:
-            s.add(HistoryEntry(customer_id=customer_id, interaction_id=interaction_id,
-                               channel=msg.channel, kind="opened",
-                               summary=(msg.subject or msg.text)[:200]))
+            await _insert_row(s, HistoryEntry(customer_id=customer_id, interaction_id=interaction_id,
+                                              channel=msg.channel, kind="opened",
+                                              summary=(msg.subject or msg.text)[:200]))
         if attachments:
             await s.flush()
         result = IngestResult(message.id, interaction_id, customer_id, seq, True, new)
@@ -121,7 +121,7 @@ async def _store(core: HubCore, msg: InboundMessage) -> tuple[IngestResult, dict
 
 
 @functools.cache
-def _statements(dialect: str) -> tuple[Any, Any]:
+def _statements(dialect: str) -> tuple[Any, Any, Any]:
     """The two statements every message runs, built once: building a statement costs more
     Python than executing it, and a reused statement also keeps its compiled form."""
     t = INTERACTIONS.c
@@ -137,12 +137,14 @@ def _statements(dialect: str) -> tuple[Any, Any]:
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         .returning(MESSAGES.c.id)
     )
-    return continue_thread, insert_message
+    set_queue = (update(INTERACTIONS).where(t.id == bindparam("p_id"))
+                 .values(queue=bindparam("p_queue")))
+    return continue_thread, insert_message, set_queue
 
 
 async def _continue_thread(s: AsyncSession, msg: InboundMessage) -> tuple[int, int, int, str] | None:
     """(interaction id, customer id, seq, queue) when the thread has an open interaction."""
-    continue_thread, _ = _statements(s.bind.dialect.name)
+    continue_thread, _, _ = _statements(s.bind.dialect.name)
     row = (await s.execute(continue_thread, {
         "p_channel": msg.channel, "p_thread": msg.thread_key, "p_now": utcnow(),
     })).one_or_none()
@@ -194,10 +196,7 @@ async def _customer_for(core: HubCore, s: AsyncSession, msg: InboundMessage) -> 
             break
         customer_id = await _identity_owner(s, kind, address)
     if customer_id is None:
-        customer = Customer(name=msg.sender_name or msg.sender)
-        s.add(customer)
-        await s.flush()
-        customer_id = customer.id
+        customer_id = await _insert_row(s, Customer(name=msg.sender_name or msg.sender))
     elif msg.sender_name:
         await s.execute(update(Customer).where(Customer.id == customer_id, Customer.name == "")
                         .values(name=msg.sender_name))
@@ -241,10 +240,25 @@ async def _open_interaction(
                               thread_key=msg.thread_key, subject=msg.subject[:300],
                               status=InteractionStatus.QUEUED, last_seq=1, entry=msg.entry[:80],
                               queued_at=utcnow())
-    s.add(interaction)
-    await s.flush()
-    interaction.queue = await _pick_queue(core, interaction, msg)
-    return int(interaction.id or 0), interaction.queue
+    interaction.id = await _insert_row(s, interaction)
+    queue = await _pick_queue(core, interaction, msg)
+    if queue != interaction.queue:
+        await s.execute(_statements(s.bind.dialect.name)[2], {"p_id": interaction.id, "p_queue": queue})
+    return interaction.id, queue
+
+
+async def _insert_row(s: AsyncSession, row: Any) -> int:
+    """Insert one new row with a core statement, its defaults filled in by the model; its id.
+
+    The ORM's unit of work costs more Python than the insert on this hot path."""
+    table = type(row).__table__
+    values = row.model_dump(exclude={"id"})
+    return int((await s.execute(_insert_returning_id(table), values)).scalar_one())
+
+
+@functools.cache
+def _insert_returning_id(table: Any) -> Any:
+    return table.insert().returning(table.c.id)
 
 
 async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
