@@ -41,7 +41,8 @@ from sqlalchemy import func, select  # noqa: E402
 import plugins.email  # noqa: E402
 from hub.core import HubCore, create_hub  # noqa: E402
 from hub.migrate import upgrade  # noqa: E402
-from hub.models import Interaction, Message  # noqa: E402
+from hub.db import transaction  # noqa: E402
+from hub.models import Interaction, Message, Queue  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
 
 USER, PASSWORD = "support@hub.test", "bench-pass"
@@ -121,6 +122,8 @@ async def read_mailbox(
                              plugins={"email": {"accounts": [account], "batch": batch,
                                                 "sweep_seconds": 3600}})
     core = create_hub(settings, plugins=[plugins.email], load_entry_points=False)
+    async with transaction(core.sessions) as s:
+        s.add(Queue(name="email", title="Email"))  # the account's queue, as an operator sets it up
     # Routing first, the mailbox second: the clock starts when the channel starts.
     channel = core.channels.pop("email")
     await core.start()
