@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,18 +12,22 @@ from sqlalchemy import select
 
 from hub import inbox
 from hub.errors import NotFound
+from hub.files import FileStore
 from hub.models import AgentRole, Attachment, Message
 from hub.rich_text import SafeHtml, sanitize_html
 from hub.web.access import require
 from hub.web.api import api
 from hub.web.keys import CORE
 
-# Inline styles only; the document may show its own images and data: images, nothing else.
+# Inline styles only; images from data: URLs (its own parts), nothing else unless asked.
 # `sandbox` gives it an opaque origin with no scripts or forms; popups stay allowed so links
 # open in a new tab, outside the sandbox.
 _POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
            "img-src {images}; style-src 'unsafe-inline'; frame-ancestors 'self'; "
            "base-uri 'none'; form-action 'none'")
+# Inline parts shown in the page, in bytes before base64; mail signatures and screenshots fit.
+INLINE_BUDGET = 8 * 1024 * 1024
+_RASTER = frozenset(("image/png", "image/gif", "image/jpeg", "image/webp", "image/bmp"))
 _HEAD = ("<!doctype html><meta charset=utf-8><meta name=referrer content=no-referrer>"
          "<base target=_blank><style>body{margin:0;padding:8px 10px;font:14px/1.45 system-ui,"
          "sans-serif;color:#1d2330;overflow-wrap:anywhere}img{max-width:100%;height:auto}"
@@ -40,8 +46,8 @@ async def get_message_html(request: web.Request) -> web.Response:
     if not isinstance(html, str) or not html:
         raise NotFound("HTML body")
     remote = request.query.get("images") == "1"
-    safe = sanitize_html(html, cid_urls=part_urls(message.meta.get("inline"), files),
-                         remote_images=remote)
+    parts = await part_sources(core.files, message.meta.get("inline"), files)
+    safe = sanitize_html(html, cid_urls=parts, remote_images=remote)
     return _page(safe, remote)
 
 
@@ -60,12 +66,29 @@ async def _message_with_files(request: web.Request) -> tuple[Message, list[Attac
     return message, list(files)
 
 
-def part_urls(inline: Any, files: Sequence[Attachment]) -> dict[str, str]:
-    """Content-ID -> the hub's download URL of that part, for parts stored with the message."""
+async def part_sources(files: FileStore, inline: Any, stored: Sequence[Attachment]) -> dict[str, str]:
+    """Content-ID -> the message's own stored image part, as a data: URL.
+
+    The frame's sandbox gives it an opaque origin, so the browser sends no session cookie with
+    its requests and a download URL would only answer 401; the parts travel inside the page,
+    to someone who already passed the access check. Parts past the budget are left out (the
+    agent still has them in the message's file list)."""
     if not isinstance(inline, Mapping):
         return {}
-    by_sha = {a.sha256: a.id for a in files}
-    return {str(cid): f"/api/files/{by_sha[sha]}" for cid, sha in inline.items() if sha in by_sha}
+    by_sha = {a.sha256: a for a in stored if a.content_type in _RASTER}
+    sources: dict[str, str] = {}
+    budget = INLINE_BUDGET
+    for cid, sha in inline.items():
+        part = by_sha.get(sha)
+        if part is None or part.size > budget:
+            continue
+        try:
+            data = await asyncio.to_thread(files.path(part.sha256).read_bytes)
+        except OSError:
+            continue  # a file lost from the store: the page shows without it
+        budget -= len(data)
+        sources[str(cid)] = f"data:{part.content_type};base64,{base64.b64encode(data).decode()}"
+    return sources
 
 
 def _page(safe: SafeHtml, remote: bool) -> web.Response:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import struct
 import zlib
 
 import aiohttp
+import pytest
 from web_helpers import Client, Hub
 
 from hub.ingest import IngestResult
+from hub.web import message_html
 
 HTML = ('<html><head><title>Order</title><script>steal(document.cookie)</script></head><body>'
         '<p onclick="alert(1)">Your <b>order</b> has shipped.</p>'
@@ -50,13 +53,20 @@ async def test_the_body_is_a_tiny_document_with_nothing_that_runs(hub: Hub, alic
         assert gone not in text, gone
 
 
-async def test_inline_images_point_at_the_messages_own_files(hub: Hub, alice: Client) -> None:
+async def test_inline_images_travel_inside_the_page(hub: Hub, alice: Client) -> None:
+    # The sandboxed frame's requests carry no session cookie: the parts come as data: URLs.
     _response, text = await body(alice, (await mail(hub)).message_id)
-    src = re.search(r'<img src="(/api/files/\d+)" alt="Logo">', text)
+    src = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="Logo">', text)
     assert src, text
+    assert base64.b64decode(src.group(1)) == png()
     assert "cid:" not in text
-    image = await alice.get(src.group(1))
-    assert image.status == 200 and await image.read() == png()
+
+
+async def test_inline_parts_past_the_budget_are_left_out(hub: Hub, alice: Client,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_html, "INLINE_BUDGET", len(png()) - 1)
+    _response, text = await body(alice, (await mail(hub)).message_id)
+    assert '<img alt="Logo">' in text and "data:" not in text
 
 
 async def test_remote_images_are_held_back_until_asked_for(hub: Hub, alice: Client) -> None:
