@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { $, clear, h, newClientId } from './dom.js';
 import { _, formatDateTime, formatTime, locale } from './i18n.js';
 import { authorLabel, channelLabel, channelMark, deliveryLabel, statusLabel } from './labels.js';
+import { hasHtmlBody, htmlBody, messageHead, messageNotes } from './message_view.js';
 import { hideCustomer, loadCustomer, setDispositions } from './panel.js';
 import { state } from './state.js';
 import { hideCustomerTickets, loadCustomerTickets } from './ticket_panel.js';
@@ -152,11 +153,17 @@ function scrollDown() {
 
 function renderMessage(m) {
   const outbound = m.direction === 'out';
-  return h('li', { id: `msg-${m.seq}`, class: `msg ${outbound ? 'msg-out' : 'msg-in'}`, 'data-seq': m.seq },
+  const head = messageHead(m);
+  const html = hasHtmlBody(m);
+  const classes = ['msg', outbound ? 'msg-out' : 'msg-in', head ? 'msg-mail' : ''];
+  return h('li', { id: `msg-${m.seq}`, class: classes.join(' ').trim(), 'data-seq': m.seq },
     h('div', { class: 'msg-meta' },
       h('span', { class: 'msg-author', text: authorLabel(m) }),
       h('time', { datetime: m.created_at, title: formatDateTime(m.created_at), text: formatTime(m.created_at) })),
-    m.text ? h('div', { class: 'msg-text', text: m.text }) : null,
+    head,
+    messageNotes(m),
+    html ? htmlBody(m) : null,
+    m.text && !html ? h('div', { class: 'msg-text', text: m.text }) : null,
     m.attachments && m.attachments.length ? h('ul', { class: 'msg-files' }, m.attachments.map((a) =>
       h('li', {}, h('a', { href: `/api/files/${a.id}`, download: a.filename, text: a.filename }),
         h('span', { class: 'muted', text: ` ${formatSize(a.size)}` })))) : null,

@@ -2,6 +2,7 @@
 
 import { chooseFile, focusReply, openCloseDialog, sendReply, takeOpen } from './conversation.js';
 import { $ } from './dom.js';
+import { loadRemoteImages } from './message_view.js';
 import { openMoveDialog } from './move.js';
 import { acceptOffer, declineOffer, hasOffer } from './offers.js';
 import { nextContact, openStateMenu } from './statusbar.js';
@@ -84,6 +85,7 @@ function plainKeys(actions) {
     c: () => openCloseDialog(),
     u: () => chooseFile(),
     w: () => openTicketForm(),
+    l: () => loadRemoteImages(),
     '?': () => toggleHelp(),
     g: () => { prefix = 'g'; prefixTimer = setTimeout(() => { prefix = null; }, 1500); },
   };
