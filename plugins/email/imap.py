@@ -133,7 +133,7 @@ class FolderWatcher:
     async def _session(self) -> None:
         client = await connect(self.account, self.config.command_timeout)
         try:
-            response = await client.select(_quote(self.folder))
+            response = await _unless_lost(client, client.select(_quote(self.folder)), "SELECT")
             if response.result != "OK":
                 raise ChannelError(f"cannot open folder {self.folder!r}: {_text(response.lines)}")
             uidvalidity = _uidvalidity(response.lines)
@@ -154,12 +154,12 @@ class FolderWatcher:
         """Return when the folder may have news: EXISTS, the sweep period ends, or the IDLE
         must be renewed. Raises ``ConnectionLost`` when the server went away."""
         lost: asyncio.Event = client.lost  # type: ignore[attr-defined]
-        idle = await client.idle_start(timeout=self.config.idle_renew_seconds)
+        idle = await _unless_lost(client, client.idle_start(timeout=self.config.idle_renew_seconds), "IDLE")
         deadline = time.monotonic() + self.config.sweep_seconds
         try:
             while True:
                 if lost.is_set():
-                    raise ConnectionLost(f"{self.label}: the server closed the connection")
+                    raise ConnectionLost("the server closed the connection")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.wake.is_set():
                     break
@@ -178,17 +178,17 @@ class FolderWatcher:
                 try:
                     await asyncio.wait_for(idle, 10)
                 except TimeoutError as err:
-                    raise ConnectionLost(f"{self.label}: no answer to DONE") from err
+                    raise ConnectionLost("no answer to DONE") from err
 
     async def _nap(self, client: aioimaplib.IMAP4) -> None:
         lost: asyncio.Event = client.lost  # type: ignore[attr-defined]
         deadline = time.monotonic() + self.config.sweep_seconds
         while time.monotonic() < deadline and not self.wake.is_set():
             if lost.is_set():
-                raise ConnectionLost(f"{self.label}: the server closed the connection")
+                raise ConnectionLost("the server closed the connection")
             await asyncio.sleep(0.5)
         self.wake.clear()
-        await _ok(client.noop(), "NOOP")
+        await _ok(client, client.noop(), "NOOP")
 
     async def _sync(self, client: aioimaplib.IMAP4, uidvalidity: int) -> None:
         """Fetch and store every message after the stored cursor, advancing it per batch."""
@@ -200,7 +200,7 @@ class FolderWatcher:
             log.warning("email %s: UIDVALIDITY changed from %s to %s; reading the folder again "
                         "(messages already stored are recognised and kept once)",
                         self.label, stored[0], uidvalidity)
-        response = await _ok(client.uid_search(f"UID {last + 1}:*", charset=None), "UID SEARCH")
+        response = await _ok(client, client.uid_search(f"UID {last + 1}:*", charset=None), "UID SEARCH")
         # "n:*" includes the highest UID even when it is below n: filter here.
         uids = sorted(u for u in _uids(response.lines) if u > last)
         for start in range(0, len(uids), self.config.batch):
@@ -213,7 +213,7 @@ class FolderWatcher:
             kept = [uid for uid in batch if uid <= done]
             if kept and self.account.processed_folder:
                 # Only now, after the commit: a crash before this line leaves mail in place.
-                await _ok(client.uid("move", _uid_set(kept), _quote(self.account.processed_folder)),
+                await _ok(client, client.uid("move", _uid_set(kept), _quote(self.account.processed_folder)),
                           "UID MOVE")
             if done < batch[-1]:
                 return  # a message to try again at the next sync; nothing after it is skipped
@@ -221,7 +221,7 @@ class FolderWatcher:
             await self.cursor.put(self.account.name, self.folder, uidvalidity, last)
 
     async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[Fetched]:
-        response = await _ok(client.uid("fetch", _uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")
+        response = await _ok(client, client.uid("fetch", _uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")
         found: dict[int, bytes] = {}
         lines = response.lines
         for i, line in enumerate(lines):
@@ -254,16 +254,36 @@ class CursorStore:
                                  {"uidvalidity": uidvalidity, "last_uid": last_uid})
 
 
-async def _ok(call: Awaitable[Any], what: str) -> Any:
-    response = await call
+async def _ok(client: aioimaplib.IMAP4, call: Awaitable[Any], what: str) -> Any:
+    response = await _unless_lost(client, call, what)
     if response.result != "OK":
         raise NotReady(f"{what} failed: {_text(response.lines)}")
     return response
 
 
-async def _close(client: aioimaplib.IMAP4) -> None:
+async def _unless_lost(client: aioimaplib.IMAP4, call: Awaitable[Any], what: str) -> Any:
+    """The command's response, or ``ConnectionLost`` as soon as the connection drops:
+    aioimaplib leaves a command sent on a dead connection waiting for its whole timeout."""
+    lost: asyncio.Event = client.lost  # type: ignore[attr-defined]
+    command = asyncio.ensure_future(call)
+    gone = asyncio.ensure_future(lost.wait())
     try:
-        if client.get_state() in ("AUTH", "SELECTED"):
+        await asyncio.wait({command, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        answered = command.done()
+        if not answered:
+            command.cancel()
+    if not answered:
+        raise ConnectionLost(f"the server closed the connection during {what}")
+    return command.result()
+
+
+async def _close(client: aioimaplib.IMAP4) -> None:
+    lost: asyncio.Event | None = getattr(client, "lost", None)
+    try:
+        # On a dropped connection LOGOUT would only wait out its 5 s for no answer.
+        if client.get_state() in ("AUTH", "SELECTED") and not (lost and lost.is_set()):
             await asyncio.wait_for(client.logout(), 5)
     except Exception:
         pass  # leaving anyway; the server ends the session itself
