@@ -289,6 +289,26 @@ class Dovecot:
         for path in (home, *(home / "Maildir" / sub for sub in ("", "cur", "new", "tmp"))):
             self._make_owned_dir(path)
         self._write_users()
+        if self.running:
+            self._wait_login(user, password)
+
+    def _wait_login(self, user: str, password: str) -> None:
+        # The auth process looks at the users file at most once a second: a login right
+        # after another lookup may not know the new user yet. Return once it does.
+        deadline = time.monotonic() + 5
+        while True:
+            client = imaplib.IMAP4(self.host, self.port, timeout=10)
+            try:
+                client.login(user, password)
+                client.logout()
+                return
+            except imaplib.IMAP4.error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+            finally:
+                with contextlib.suppress(OSError):
+                    client.shutdown()
 
     def maildir(self, user: str) -> Path:
         """The user's Maildir (INBOX); other folders are ``.Name`` directories inside it."""
@@ -319,6 +339,10 @@ class Dovecot:
         partial.write_text(lines)
         os.chown(partial, 0, grp.getgrnam("dovecot").gr_gid)
         partial.chmod(0o640)
+        # Dovecot re-reads the file when its mtime changes, in whole seconds: two users added
+        # within one second would leave the second unknown. Each write moves it a second on.
+        self._users_mtime = max(int(time.time()), getattr(self, "_users_mtime", 0) + 1)
+        os.utime(partial, (self._users_mtime, self._users_mtime))
         partial.replace(self._users_file)
 
     # -- delivering mail ---------------------------------------------------------------

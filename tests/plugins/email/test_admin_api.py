@@ -70,7 +70,8 @@ async def test_a_saved_account_is_read_at_once(served: Hub, admin: Client, dovec
 async def test_the_password_is_sealed_at_rest(served: Hub, admin: Client, dovecot_alive: Dovecot,
                                               smtp: SmtpTestServer) -> None:
     user = new_user(dovecot_alive)
-    assert (await put(admin, "support", account(dovecot_alive, user, smtp))).status == 200
+    response = await put(admin, "support", account(dovecot_alive, user, smtp))
+    assert response.status == 200, await response.text()
     async with served.core.sessions() as s:
         doc = (await s.execute(select(PluginState.value).where(
             PluginState.scope == "email", PluginState.key == "account:support"))).scalar_one()
