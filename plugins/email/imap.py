@@ -284,6 +284,9 @@ async def _close(client: aioimaplib.IMAP4) -> None:
     try:
         # On a dropped connection LOGOUT would only wait out its 5 s for no answer.
         if client.get_state() in ("AUTH", "SELECTED") and not (lost and lost.is_set()):
+            if client.has_pending_idle():
+                # Stopped while IDLE was starting: LOGOUT would queue behind it for 5 s.
+                client.idle_done()
             await asyncio.wait_for(client.logout(), 5)
     except Exception:
         pass  # leaving anyway; the server ends the session itself
