@@ -41,12 +41,11 @@ def user(dovecot_alive: Dovecot) -> str:
 
 
 def fresh_user(dovecot: Dovecot) -> str:
-    """A new mailbox the server knows at once. Dovecot reads its users file at most once a
-    second: a login earlier in the second of the write would miss the user, fail, and have
-    the server slow every login from this address for seconds."""
-    name = new_user(dovecot)
-    time.sleep(1.02 - time.time() % 1)
-    return name
+    """A new mailbox, added at the start of a second. Dovecot reads its users file at most
+    once a second: a login earlier in the second of the write would not know the user,
+    and a failed login makes the server slow every later one from this address."""
+    time.sleep(1.01 - time.time() % 1)
+    return new_user(dovecot)
 
 
 @pytest.fixture
@@ -437,8 +436,9 @@ async def test_wrong_password_is_reported_once_without_a_storm(
         await wait_for(lambda: health(core) == HealthState.OK, 10, message="health ok")
         caplog.clear()
         # The mailbox's password changes on the server; the hub still has the old one.
+        await server.astop()
         server.add_user(user, "changed-by-the-mail-admin")
-        await server.arestart()
+        await server.astart()
         # Down at once (the restart drops the connection), then with the server's words.
         await wait_for(lambda: health(core) == HealthState.DOWN
                        and "AUTHENTICATIONFAILED" in core.channel("email").current_health.detail,

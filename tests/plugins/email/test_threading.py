@@ -36,11 +36,10 @@ CUSTOMER = "zhang@example.cn"
 
 @pytest.fixture
 def user(dovecot_alive: Dovecot) -> str:
-    name = new_user(dovecot_alive)
-    # Dovecot reads its users file at most once a second: a login earlier in the second of
-    # the write would not know the new mailbox yet.
-    time.sleep(1.02 - time.time() % 1)
-    return name
+    # Added at the start of a second: Dovecot reads its users file at most once a second,
+    # and a login that fails for a user it does not know yet slows every later login.
+    time.sleep(1.01 - time.time() % 1)
+    return new_user(dovecot_alive)
 
 
 @pytest.fixture
