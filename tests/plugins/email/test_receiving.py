@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -453,3 +459,87 @@ async def test_wrong_password_is_reported_once_without_a_storm(
         assert len(warnings) <= 2, f"a log storm: {warnings}"
         assert not [r for r in caplog.records if r.exc_info]
         await core.stop()
+
+
+@pytest.mark.slow
+def test_hub_process_killed_mid_batch_then_started_again_stores_each_once(
+    dovecot_alive: Dovecot, user: str, tmp_path: Path,
+) -> None:
+    """kill -9 of a real ``contacthub run``: no shutdown code runs, whatever was in flight is
+    simply gone. The next process fetches from the committed cursor and stores the rest."""
+    from mail_support import PASSWORD
+
+    config = tmp_path / "contacthub.toml"
+    config.write_text(f"""\
+[plugins.email]
+sweep_seconds = 1
+batch = 20
+reconnect_max_seconds = 1
+
+[[plugins.email.accounts]]
+name = "support"
+address = "{user}"
+imap_host = "{dovecot_alive.host}"
+imap_port = {dovecot_alive.port}
+imap_security = "none"
+imap_password = "{PASSWORD}"
+""")
+    texts = [f"killed batch {n} {uuid.uuid4().hex[:6]}" for n in range(300)]
+    dovecot_alive.fill(user, [customer_mail(text, f"customer{n % 7}@example.cn")
+                              for n, text in enumerate(texts)])
+    database = tmp_path / "var" / "contacthub.sqlite"
+    first = _hub_process(tmp_path, config)
+    try:
+        _wait(lambda: _stored_count(database) >= 50, 60, "the first batches stored")
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    at_kill = _stored_count(database)
+    assert at_kill < len(texts), f"all {at_kill} stored before the kill: nothing was in flight"
+
+    second = _hub_process(tmp_path, config)
+    try:
+        _wait(lambda: _stored_count(database) >= len(texts), 60, "every mail stored")
+        time.sleep(1.0)  # the last batch's duplicates, if any, would land now
+    finally:
+        second.send_signal(signal.SIGINT)
+        try:
+            second.wait(10)
+        except subprocess.TimeoutExpired:
+            second.kill()
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT text FROM message WHERE channel = 'email' AND direction = 'in'").fetchall()
+    counts = Counter(text.strip() for (text,) in rows)
+    assert {t: n for t, n in counts.items() if n != 1} == {}
+    assert sorted(counts) == sorted(texts)
+
+
+def _hub_process(tmp_path: Path, config: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTHUB_")}
+    env.update(CONTACTHUB_DATA_DIR=str(tmp_path / "var"), CONTACTHUB_CONFIG=str(config),
+               PYTHONUNBUFFERED="1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with (tmp_path / "hub.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run", "--no-demo", "--no-worker", "--port", str(port)],
+            cwd=Path(__file__).resolve().parents[3], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def _stored_count(database: Path) -> int:
+    try:
+        with sqlite3.connect(database, timeout=5) as db:
+            return int(db.execute(
+                "SELECT count(*) FROM message WHERE channel = 'email' AND direction = 'in'").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # not migrated yet
+
+
+def _wait(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds:g}s waiting for {what}")
+        time.sleep(0.01)
