@@ -40,8 +40,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 import plugins.email  # noqa: E402
 from hub.core import HubCore, create_hub  # noqa: E402
-from hub.migrate import upgrade  # noqa: E402
 from hub.db import transaction  # noqa: E402
+from hub.migrate import upgrade  # noqa: E402
 from hub.models import Interaction, Message, Queue  # noqa: E402
 from hub.settings import load_settings  # noqa: E402
 

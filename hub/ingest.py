@@ -239,7 +239,7 @@ async def _open_interaction(
     interaction = Interaction(customer_id=customer_id, channel=msg.channel,
                               thread_key=msg.thread_key, subject=msg.subject[:300],
                               status=InteractionStatus.QUEUED, last_seq=1, entry=msg.entry[:80],
-                              queued_at=utcnow())
+                              queued_at=utcnow(), queue=_fallback_queue(core, msg))
     interaction.id = await _insert_row(s, interaction)
     queue = await _pick_queue(core, interaction, msg)
     if queue != interaction.queue:
@@ -269,8 +269,11 @@ async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessa
     }
     queue = await first_result(core.pm, "hub_pick_queue", hub=core.facade(msg.channel),
                                interaction=info, message=msg)
-    if queue:
-        return str(queue)
+    return str(queue) if queue else _fallback_queue(core, msg)
+
+
+def _fallback_queue(core: HubCore, msg: InboundMessage) -> str:
+    """The queue when no plugin picks one: the channel's own if it exists, else ``default``."""
     return msg.channel if msg.channel in core.queue_names else "default"
 
 

@@ -42,6 +42,8 @@ class EmailChannel(Channel):
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._states: dict[str, tuple[str, str]] = {}
         self._running = False
+        self._answered = asyncio.Event()
+        """Set once no mailbox is still starting: each has synced or said why it cannot."""
         LIVE[hub] = self
 
     async def start(self) -> None:
@@ -49,12 +51,11 @@ class EmailChannel(Channel):
         for account in (await self.accounts.all()).values():
             self._watch(account)
         self._refresh_health()
-        # Return once the first sync of every mailbox has had its chance; a server that is
-        # down does not hold the hub's start-up (it is reported, and retried).
-        waits = [w.synced.wait() for ws in self.watchers.values() for w in ws]
-        if waits:
+        # Return once every mailbox has synced or said why it cannot: a server that is down
+        # does not hold the hub's start-up (it is reported, and retried).
+        if self._states:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*waits), 10)
+                await asyncio.wait_for(self._answered.wait(), 10)
 
     async def stop(self) -> None:
         self._running = False
@@ -114,14 +115,16 @@ class EmailChannel(Channel):
         self.queues.pop(name, None)
 
     def _report(self, label: str, state: str, detail: str) -> None:
-        before = self._states.get(label, ("starting", ""))[0]
+        before, said = self._states.get(label, ("starting", ""))
         self._states[label] = (state, detail)
-        if state != before:
-            # One line when a mailbox goes down and one when it is back, not one per retry.
-            if state == "down":
-                self.log.warning("mailbox %s is down: %s", label, detail)
-            elif before == "down":
-                self.log.info("mailbox %s is back", label)
+        # The channel's health line is the warning; these say which mailbox and why, once per
+        # change (a refused password after a dropped connection is a change), not per retry.
+        if state == "down" and (before != "down" or detail != said):
+            self.log.info("mailbox %s is down: %s", label, detail)
+        elif state == "ok" and before == "down":
+            self.log.info("mailbox %s is back", label)
+        if all(state != "starting" for state, _ in self._states.values()):
+            self._answered.set()
         self._refresh_health()
 
     def _refresh_health(self) -> None:

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 CHANNEL = "email"
 
 
+def transient(err: Exception) -> bool:
+    """Whether ``err`` says the database or the network failed rather than this message:
+    those must not count towards quarantining a good mail."""
+    if isinstance(err, (OSError, TimeoutError, ConnectionError)):
+        return True
+    return any(cls.__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite"))
+               for cls in type(err).__mro__)
+
+
 def external_id(account: str, sender: str, dedupe_key: str) -> str:
     digest = hashlib.sha256(f"{sender}\n{dedupe_key}".encode()).hexdigest()[:40]
     return f"{account}:{digest}"
@@ -52,6 +61,8 @@ class Receiver:
         self.ids = ids
         self.after_store = after_store
         """Awaited with (account, outcome) after each stored message: acknowledgements."""
+        self._failing: set[tuple[str, int, int]] = set()
+        """Messages with a failure count in the plugin's state, to clear once they are stored."""
 
     async def __call__(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> int:
         """Store ``fetched`` in UID order; the highest UID up to which all are stored."""
@@ -63,9 +74,14 @@ class Receiver:
                 # Not mail at all: no retry can mend it.
                 await self._quarantine(folder, uidvalidity, item, f"not a mail message: {err}", 1)
             except Exception as err:
+                if transient(err):
+                    raise  # the database or the network, not this message: the session retries
                 if not await self._failed(folder, uidvalidity, item, err):
                     return done
             else:
+                if (folder, uidvalidity, item.uid) in self._failing:
+                    self._failing.discard((folder, uidvalidity, item.uid))
+                    await self.hub.delete_state(self._failed_key(folder, uidvalidity, item.uid))
                 if self.after_store is not None and outcome.stored:
                     await self.after_store(self.account, outcome)
             done = item.uid
@@ -167,9 +183,13 @@ class Receiver:
         return Outcome(stored=result.created, message_id=result.message_id,
                        new_interaction=result.new_interaction, mail=mail)
 
+    def _failed_key(self, folder: str, uidvalidity: int, uid: int) -> str:
+        return f"failed:{self.account.name}:{folder}:{uidvalidity}:{uid}"
+
     async def _failed(self, folder: str, uidvalidity: int, item: Fetched, err: Exception) -> bool:
         """Count a failure; True when the message is now quarantined and the next may go."""
-        key = f"failed:{self.account.name}:{folder}:{uidvalidity}:{item.uid}"
+        key = self._failed_key(folder, uidvalidity, item.uid)
+        self._failing.add((folder, uidvalidity, item.uid))
         doc = await self.hub.get_state(key) or {"attempts": 0}
         doc["attempts"] += 1
         doc["error"] = f"{type(err).__name__}: {err}"[:500]
@@ -179,6 +199,7 @@ class Receiver:
                                  folder, item.uid, doc["attempts"], doc["error"])
             return False
         await self.hub.delete_state(key)
+        self._failing.discard((folder, uidvalidity, item.uid))
         await self._quarantine(folder, uidvalidity, item, doc["error"], doc["attempts"])
         return True
 
