@@ -293,8 +293,11 @@ class Dovecot:
             self._wait_login(user, password)
 
     def _wait_login(self, user: str, password: str) -> None:
-        # The auth process looks at the users file at most once a second: a login right
-        # after another lookup may not know the new user yet. Return once it does.
+        # The auth process looks at the users file at most once a second: a login in the
+        # same second as an earlier lookup may not know the new user yet, and a failed login
+        # makes Dovecot slow down every later login from this address. So wait for the next
+        # second first, then check.
+        time.sleep(1.0 - time.time() % 1.0 + 0.02)
         deadline = time.monotonic() + 5
         while True:
             client = imaplib.IMAP4(self.host, self.port, timeout=10)
