@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,3 +62,19 @@ async def log_in(page: Any, hub_server: HubServer, number: str, password: str = 
     await page.press("#password", "Enter")
     await page.wait_for_url("**/inbox")
     await page.wait_for_selector("#conn.conn-on")
+
+
+@contextlib.asynccontextmanager
+async def fresh_page(browser: Any, height: int = 800, **options: Any) -> AsyncIterator[Any]:
+    """A page in a context of its own at 1280 x ``height``; ``page.errors`` collects script
+    errors and console errors."""
+    context = await browser.new_context(viewport={"width": 1280, "height": height}, locale="en-US",
+                                        **options)
+    page = await context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        yield page
+    finally:
+        await context.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from browser_helpers import HubServer
+from browser_helpers import HubServer, fresh_page
 
 from hub.core import create_hub
 from hub.db import create_all
@@ -35,12 +35,5 @@ async def hub_server(tmp_path: Path) -> AsyncIterator[HubServer]:
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
     """A fresh page at 1280x800; console errors fail the test that asks for ``page_errors``."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    try:
+    async with fresh_page(browser) as page:
         yield page
-    finally:
-        await context.close()

@@ -8,8 +8,6 @@ import datetime as dt
 import ipaddress
 import re
 import ssl
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from browser_helpers import HubServer, log_in
+from browser_helpers import HubServer, fresh_page, log_in
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,18 +25,10 @@ from sqlalchemy import select
 
 from hub.models import Message
 from hub.outbound import send_message, set_delivery
+from tests.web.web_helpers import png
 
 pytestmark = pytest.mark.browser
 BOUNCE = "bounced: nobody@example.cn: 5.1.1 smtp; 550 5.1.1 User unknown"
-
-
-def png() -> bytes:
-    """A 1x1 PNG."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
 @dataclass
@@ -91,16 +81,8 @@ async def image_host(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 @pytest.fixture
 async def mail_page(browser: Any) -> AsyncIterator[Any]:
     """A page that accepts the image host's self-signed certificate."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
-                                        ignore_https_errors=True)
-    page = await context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    try:
+    async with fresh_page(browser, 900, ignore_https_errors=True) as page:
         yield page
-    finally:
-        await context.close()
 
 
 async def store_mail(hub_server: HubServer, image_host: ImageHost) -> Any:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import re
-import struct
-import zlib
 
 import aiohttp
 import pytest
-from web_helpers import Client, Hub
+from web_helpers import Client, Hub, png
 
 from hub.ingest import IngestResult
 from hub.web import message_html
@@ -19,15 +17,6 @@ HTML = ('<html><head><title>Order</title><script>steal(document.cookie)</script>
         '<img src="cid:logo@shop.example" alt="Logo">'
         '<img src="https://tracker.example/open.gif" onerror="alert(2)">'
         '<a href="javascript:alert(3)">track</a></body></html>')
-
-
-def png() -> bytes:
-    """A 1x1 PNG, real enough for the file store's type sniffing."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
 async def mail(hub: Hub, html: str = HTML, sender: str = "mei@example.cn") -> IngestResult:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -123,3 +125,12 @@ async def served_hub(settings: Settings, people: Iterable[tuple[str, str, str]],
         yield Hub(core, server, agents)
     finally:
         await server.close()
+
+
+def png() -> bytes:
+    """A 1x1 PNG, real enough for the file store's type sniffing."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
