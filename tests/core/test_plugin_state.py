@@ -1,15 +1,36 @@
-"""A plugin's durable state through the facade: documents, leases, sealed secrets."""
+"""A plugin's durable state through the facade: documents, leases, sealed secrets; on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
-from hub.core import HubCore
+from hub.core import HubCore, create_hub
+from hub.settings import load_settings
 
 MakeHub = Callable[..., Awaitable[HubCore]]
+
+
+@pytest.fixture
+async def make_hub(database_url: str, tmp_path: Path) -> AsyncIterator[MakeHub]:
+    """A started hub on each database in turn, with no plugins."""
+    started: list[HubCore] = []
+
+    async def make() -> HubCore:
+        settings = load_settings(data_dir=tmp_path / "var", database_url=database_url, redis_url="",
+                                 routing=False)
+        core = create_hub(settings, load_entry_points=False)
+        await core.start()
+        started.append(core)
+        return core
+
+    yield make
+    for core in started:
+        await core.stop()
 
 
 async def test_documents_are_kept_per_plugin(make_hub: MakeHub) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,3 +32,13 @@ def dovecot_alive(dovecot: Dovecot) -> Dovecot:
 def smtp(tmp_path: Path) -> Iterator[SmtpTestServer]:
     with SmtpTestServer(directory=tmp_path) as server:
         yield server
+
+
+@pytest.fixture
+def database_url(migrated_sqlite: str, tmp_path: Path) -> str:
+    """SQLite only, unlike the rest of the suite: what these tests exercise is the mailbox,
+    the mail and the SMTP server. The plugin's own database calls (state, leases) run on
+    both databases in tests/core/test_plugin_state.py, and ingest in tests/storage."""
+    path = tmp_path / "hub.sqlite"
+    shutil.copyfile(migrated_sqlite, path)
+    return f"sqlite+aiosqlite:///{path}"

@@ -16,11 +16,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path and its name would hide the
-# standard library's ``email`` package: take the folder off before anything imports it.
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+# Not ``email.py``: run as a script, a file of that name in bench/ would hide the standard
+# library's ``email`` package from every benchmark here.
+ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "plugins" / "email")]
 
 import argparse  # noqa: E402
@@ -181,7 +179,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL; embedded SQLite by default")
     args = parser.parse_args()
     if reason := Dovecot.available():
-        sys.exit(f"bench/email.py needs a private Dovecot: {reason}")
+        sys.exit(f"bench/email_channel.py needs a private Dovecot: {reason}")
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))
     print(f"{'step':<34}{'seconds':>10}{'msgs/s':>10}   ({result['database']}, {result['messages']} mails, "
