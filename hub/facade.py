@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,16 @@ class Hub:
         from hub.ingest import ingest
 
         return await ingest(self._core, msg)
+
+    async def ingest_many(self, msgs: Sequence[InboundMessage]) -> list[IngestResult]:
+        """Store a batch of inbound messages exactly once each, as ``ingest`` would one by
+        one, in one transaction (see ``hub.ingest_batch.ingest_many``); results in order.
+
+        Acknowledge the batch to its peer only after this returns.
+        """
+        from hub.ingest_batch import ingest_many
+
+        return await ingest_many(self._core, msgs)
 
     def store_file(self, data: bytes, filename: str) -> AttachmentRef:
         """Keep an uploaded or received file; raises ``InvalidRequest`` if too big or of a

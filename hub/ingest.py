@@ -74,7 +74,7 @@ async def ingest(core: HubCore, msg: InboundMessage) -> IngestResult:
             # before us; the retry sees its row.
             if attempt == 2:
                 raise
-    await _announce(core, msg, result, stored, queue)
+    await announce_stored(core, msg, result, stored, queue)
     return result
 
 
@@ -239,9 +239,9 @@ async def _open_interaction(
     interaction = Interaction(customer_id=customer_id, channel=msg.channel,
                               thread_key=msg.thread_key, subject=msg.subject[:300],
                               status=InteractionStatus.QUEUED, last_seq=1, entry=msg.entry[:80],
-                              queued_at=utcnow(), queue=_fallback_queue(core, msg))
+                              queued_at=utcnow(), queue=fallback_queue(core, msg))
     interaction.id = await _insert_row(s, interaction)
-    queue = await _pick_queue(core, interaction, msg)
+    queue = await pick_queue(core, interaction, msg)
     if queue != interaction.queue:
         await s.execute(_statements(s.bind.dialect.name)[2], {"p_id": interaction.id, "p_queue": queue})
     return interaction.id, queue
@@ -261,7 +261,7 @@ def _insert_returning_id(table: Any) -> Any:
     return table.insert().returning(table.c.id)
 
 
-async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
+async def pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
     info: dict[str, Any] = {
         "id": interaction.id, "channel": interaction.channel,
         "customer_id": interaction.customer_id, "thread_key": interaction.thread_key,
@@ -269,15 +269,15 @@ async def _pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessa
     }
     queue = await first_result(core.pm, "hub_pick_queue", hub=core.facade(msg.channel),
                                interaction=info, message=msg)
-    return str(queue) if queue else _fallback_queue(core, msg)
+    return str(queue) if queue else fallback_queue(core, msg)
 
 
-def _fallback_queue(core: HubCore, msg: InboundMessage) -> str:
+def fallback_queue(core: HubCore, msg: InboundMessage) -> str:
     """The queue when no plugin picks one: the channel's own if it exists, else ``default``."""
     return msg.channel if msg.channel in core.queue_names else "default"
 
 
-async def _announce(
+async def announce_stored(
     core: HubCore, msg: InboundMessage, result: IngestResult, stored: dict[str, Any], queue: str
 ) -> None:
     """After the commit: hooks and live screens hear of the new message."""

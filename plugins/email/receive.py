@@ -8,7 +8,7 @@ found again after UIDVALIDITY changed, or present in two watched folders is stor
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import InvalidRequest
@@ -19,7 +19,10 @@ from plugins.email.parse import MailParseError, ParsedMail, Part, parse
 from plugins.email.threads import resolve_thread
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from hub.facade import Hub
+    from hub.ingest import IngestResult
     from plugins.email.config import Account, EmailConfig
 
 CHANNEL = "email"
@@ -50,6 +53,20 @@ class Outcome:
     mail: ParsedMail | None = None
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A parsed, threaded mail: the message to store, or the ``outcome`` when there is none
+    (a delivery report about our own mail)."""
+
+    mail: ParsedMail
+    message: InboundMessage | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+
+    def stored(self, result: IngestResult) -> Outcome:
+        return Outcome(stored=result.created, message_id=result.message_id,
+                       new_interaction=result.new_interaction, mail=self.mail)
+
+
 class Receiver:
     """Stores the fetched messages of one account; the ``Store`` its watchers call."""
 
@@ -65,49 +82,98 @@ class Receiver:
         """Messages with a failure count in the plugin's state, to clear once they are stored."""
 
     async def __call__(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> int:
-        """Store ``fetched`` in UID order; the highest UID up to which all are stored."""
-        done = 0
+        """Store ``fetched`` in UID order; the highest UID up to which all are stored.
+
+        Every message is parsed and threaded first, then all are stored in one transaction.
+        A message that fails before that is quarantined or, while it has tries left, ends the
+        batch there; if the transaction fails for one of them, each is stored on its own."""
+        pending: dict[str, str] = {}
+        ready: list[tuple[Fetched, Prepared | None]] = []
         for item in fetched:
             try:
-                outcome = await self.receive(item.raw)
+                prepared = await self.prepare(item.raw, pending)
             except MailParseError as err:
                 # Not mail at all: no retry can mend it.
                 await self._quarantine(folder, uidvalidity, item, f"not a mail message: {err}", 1)
+                ready.append((item, None))
+                continue
             except Exception as err:
                 if transient(err):
                     raise  # the database or the network, not this message: the session retries
                 if not await self._failed(folder, uidvalidity, item, err):
-                    return done
-            else:
-                if (folder, uidvalidity, item.uid) in self._failing:
-                    self._failing.discard((folder, uidvalidity, item.uid))
-                    await self.hub.delete_state(self._failed_key(folder, uidvalidity, item.uid))
-                if self.after_store is not None and outcome.stored:
-                    await self.after_store(self.account, outcome)
+                    break
+                ready.append((item, None))
+                continue
+            if prepared.message is not None:
+                pending[prepared.message.external_id] = prepared.message.thread_key
+            ready.append((item, prepared))
+        results = await self._store_all([p.message for _, p in ready if p is not None and p.message])
+        done = 0
+        for item, prepared in ready:
+            if prepared is not None:
+                if prepared.message is None:
+                    outcome = prepared.outcome
+                elif results is not None:
+                    outcome = prepared.stored(next(results))
+                else:
+                    try:
+                        outcome = prepared.stored(await self.hub.ingest(prepared.message))
+                    except Exception as err:
+                        if transient(err):
+                            raise
+                        if not await self._failed(folder, uidvalidity, item, err):
+                            return done
+                        done = item.uid
+                        continue
+                await self._done(folder, uidvalidity, item, outcome)
             done = item.uid
         return done
 
+    async def _store_all(self, messages: list[InboundMessage]) -> Iterator[IngestResult] | None:
+        """The batch's results, or None when one of its messages made it fail."""
+        try:
+            return iter(await self.hub.ingest_many(messages))
+        except Exception as err:
+            if transient(err):
+                raise
+            self.hub.log.info("email %s: a batch of %d failed (%s: %s); storing it message by message",
+                              self.account.name, len(messages), type(err).__name__, err)
+            return None
+
+    async def _done(self, folder: str, uidvalidity: int, item: Fetched, outcome: Outcome) -> None:
+        if (folder, uidvalidity, item.uid) in self._failing:
+            self._failing.discard((folder, uidvalidity, item.uid))
+            await self.hub.delete_state(self._failed_key(folder, uidvalidity, item.uid))
+        if self.after_store is not None and outcome.stored:
+            await self.after_store(self.account, outcome)
+
     async def receive(self, raw: bytes) -> Outcome:
+        ready = await self.prepare(raw)
+        if ready.message is None:
+            return ready.outcome
+        return ready.stored(await self.hub.ingest(ready.message))
+
+    async def prepare(self, raw: bytes, pending: dict[str, str] | None = None) -> Prepared:
+        """Parse and thread a mail; ``pending`` maps the external ids of mails about to be
+        stored with it to their threads, so a reply in the same batch joins its original."""
         if len(raw) > self.config.max_message_bytes:
-            return await self._too_large(raw)
+            return await self._too_large(raw, pending)
         mail = parse(raw)
         if mail.report is not None and mail.report.original_message_id:
             check = self.ids.check(mail.report.original_message_id)
             if check.verdict is Verdict.OURS:
                 await self._bounce(mail, check.message_id)
-                return Outcome(bounce_of=check.message_id, mail=mail)
-        thread_key = await resolve_thread(self.hub, self.ids, self.account, mail)
+                return Prepared(mail, outcome=Outcome(bounce_of=check.message_id, mail=mail))
+        thread_key = await resolve_thread(self.hub, self.ids, self.account, mail, pending)
         refs, refused = self._files(mail)
         meta = self._meta(mail, refs, refused)
-        result = await self.hub.ingest(InboundMessage(
+        return Prepared(mail, InboundMessage(
             channel=CHANNEL, external_id=external_id(self.account.name, mail.sender, mail.dedupe_key()),
             sender=mail.sender or "unknown@invalid", thread_key=thread_key,
             text=mail.text or ("(no text: see the attachments)" if refs else ""),
             attachments=tuple(refs), sender_name=mail.sender_name, subject=mail.subject[:300],
             entry=self.account.name, meta=meta,
         ))
-        return Outcome(stored=result.created, message_id=result.message_id,
-                       new_interaction=result.new_interaction, mail=mail)
 
     def _files(self, mail: ParsedMail) -> tuple[list[AttachmentRef], list[dict[str, str]]]:
         refs: list[AttachmentRef] = []
@@ -162,7 +228,7 @@ class Receiver:
         else:
             self.hub.log.info("delivery report for message %s: %s %s", message_id, report.action, reason)
 
-    async def _too_large(self, raw: bytes) -> Outcome:
+    async def _too_large(self, raw: bytes, pending: dict[str, str] | None) -> Prepared:
         head = raw[:64 * 1024]
         try:
             mail = parse(head)
@@ -170,18 +236,16 @@ class Receiver:
             raise InvalidRequest("mail_too_large", f"a message of {len(raw)} bytes") from None
         note = (f"(This mail is {len(raw) // 1024} KB, over the {self.config.max_message_bytes // 1024} KB "
                 f"the hub takes; open it in the mailbox {self.account.address}.)")
-        result = await self.hub.ingest(InboundMessage(
+        self.hub.log.warning("email %s: a %d-byte message from %s is kept without its body",
+                             self.account.name, len(raw), mail.sender)
+        return Prepared(mail, InboundMessage(
             channel=CHANNEL, external_id=external_id(self.account.name, mail.sender, mail.dedupe_key()),
             sender=mail.sender or "unknown@invalid",
-            thread_key=await resolve_thread(self.hub, self.ids, self.account, mail),
+            thread_key=await resolve_thread(self.hub, self.ids, self.account, mail, pending),
             text=note, sender_name=mail.sender_name, subject=mail.subject[:300], entry=self.account.name,
             meta={"kind": "email", "message_id": mail.message_id, "from": mail.sender,
                   "subject": mail.subject, "too_large": len(raw), "account": self.account.name},
         ))
-        self.hub.log.warning("email %s: a %d-byte message from %s was stored without its body",
-                             self.account.name, len(raw), mail.sender)
-        return Outcome(stored=result.created, message_id=result.message_id,
-                       new_interaction=result.new_interaction, mail=mail)
 
     def _failed_key(self, folder: str, uidvalidity: int, uid: int) -> str:
         return f"failed:{self.account.name}:{folder}:{uidvalidity}:{uid}"

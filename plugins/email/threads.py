@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from hub.errors import NotFound
@@ -36,7 +37,10 @@ def thread_sender(thread_key: str) -> str:
     return parts[1] if len(parts) == 3 else ""
 
 
-async def resolve_thread(hub: Hub, ids: MessageIds, account: Account, mail: ParsedMail) -> str:
+async def resolve_thread(hub: Hub, ids: MessageIds, account: Account, mail: ParsedMail,
+                         pending: Mapping[str, str] | None = None) -> str:
+    """The thread key for ``mail``; ``pending`` maps the external ids of mails being stored in
+    the same batch (not yet in the database) to their thread keys."""
     from plugins.email.receive import external_id
 
     candidates = [*mail.in_reply_to, *reversed(mail.references)]
@@ -51,7 +55,10 @@ async def resolve_thread(hub: Hub, ids: MessageIds, account: Account, mail: Pars
             hub.log.warning("email %s: mail from %s names <%s>, which looks like ours but is not "
                             "signed by us; treated as a new message", account.name, mail.sender, mid)
             continue
-        earlier = await hub.find_message(external_id(account.name, mail.sender, f"id:{mid}"))
+        earlier_id = external_id(account.name, mail.sender, f"id:{mid}")
+        if pending and earlier_id in pending:
+            return pending[earlier_id]
+        earlier = await hub.find_message(earlier_id)
         if earlier is not None:
             return str(earlier["thread_key"])
     tag = TICKET_TAG.search(mail.subject)

@@ -170,19 +170,16 @@ async def test_store_failing_after_fetch_fetches_again_and_stores_once(
 ) -> None:
     clients = record_clients(monkeypatch)
     core = await hub_for(hubs, dovecot_alive, user, sweep_seconds=60)
-    hub = core.channel("email").hub
-    real = hub.ingest
     first, victim, last = tag("first"), tag("lost between fetch and commit"), tag("last")
     cursor_at_failure: list[tuple[int, int] | None] = []
 
-    async def ingest(msg: Any) -> Any:
+    async def before(msg: Any) -> None:
         if msg.text.strip() == victim and not cursor_at_failure:
             cursor_at_failure.append(await cursor(core))
             clients[-1].protocol.transport.close()  # the IMAP connection drops as well
             raise ConnectionResetError("the database connection was reset")
-        return await real(msg)
 
-    monkeypatch.setattr(hub, "ingest", ingest)
+    intercept_ingest(monkeypatch, core, before=before)
     # One batch: UIDs 1, 2 and 3 arrive together.
     await asyncio.to_thread(dovecot_alive.fill, user, [customer_mail(t) for t in (first, victim, last)])
     await all_stored_once(core, [first, victim, last])
@@ -219,6 +216,34 @@ async def test_cursor_not_saved_after_commit_stores_nothing_twice(
     await all_stored_once(core, [*texts, later])
 
 
+def intercept_ingest(monkeypatch: pytest.MonkeyPatch, core: HubCore, *, before: Any = None,
+                     after: Any = None) -> None:
+    """Await ``before(msg)`` ahead of storing each message (it may raise to fail the store)
+    and ``after()`` once the store has committed, one message or a whole batch."""
+    hub = core.channel("email").hub
+    one, many = hub.ingest, hub.ingest_many
+
+    async def ingest(msg: Any) -> Any:
+        if before is not None:
+            await before(msg)
+        result = await one(msg)
+        if after is not None:
+            await after()
+        return result
+
+    async def ingest_many(msgs: Any) -> Any:
+        if before is not None:
+            for msg in msgs:
+                await before(msg)
+        results = await many(msgs)
+        if after is not None:
+            await after()
+        return results
+
+    monkeypatch.setattr(hub, "ingest", ingest)
+    monkeypatch.setattr(hub, "ingest_many", ingest_many)
+
+
 async def _cursor_is(core: HubCore, uid: int) -> bool:
     got = await cursor(core)
     return got is not None and got[1] == uid
@@ -227,16 +252,12 @@ async def _cursor_is(core: HubCore, uid: int) -> bool:
 async def test_hub_stopped_mid_batch_then_started_again_stores_each_once(
     hubs: StartHub, dovecot_alive: Dovecot, user: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = await hub_for(hubs, dovecot_alive, user, batch=100)
-    hub = first.channel("email").hub
-    real = hub.ingest
+    first = await hub_for(hubs, dovecot_alive, user, batch=5)
 
-    async def slow_ingest(msg: Any) -> Any:
-        result = await real(msg)
-        await asyncio.sleep(0.05)  # committed; the cursor moves only at the end of the batch
-        return result
+    async def after() -> None:
+        await asyncio.sleep(0.2)  # committed; the cursor moves only after this
 
-    monkeypatch.setattr(hub, "ingest", slow_ingest)
+    intercept_ingest(monkeypatch, first, after=after)
     texts = [tag(f"backlog {n}") for n in range(30)]
     await asyncio.to_thread(dovecot_alive.fill, user, [
         customer_mail(text, f"customer{n % 3}@example.cn") for n, text in enumerate(texts)])
@@ -400,18 +421,15 @@ async def test_processed_folder_gets_mail_only_after_it_is_stored(
     dovecot_alive.create_folder(user, "Processed")
     core = await hub_for(hubs, dovecot_alive, user, sweep_seconds=1, parse_attempts=100,
                          account={"processed_folder": "Processed"})
-    hub = core.channel("email").hub
-    real = hub.ingest
     failing = tag("cannot be stored yet")
     tries: list[int] = []
 
-    async def ingest(msg: Any) -> Any:
+    async def before(msg: Any) -> None:
         if msg.text.strip() == failing and len(tries) < 2:
             tries.append(1)
             raise ConnectionResetError("the database is away")
-        return await real(msg)
 
-    monkeypatch.setattr(hub, "ingest", ingest)
+    intercept_ingest(monkeypatch, core, before=before)
     second = tag("behind it")
     await dovecot_alive.aappend(user, customer_mail(failing))
     await dovecot_alive.aappend(user, customer_mail(second))
