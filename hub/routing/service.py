@@ -32,6 +32,7 @@ from hub.routing.arrival import admit, hold
 from hub.routing.config import CONFIG_TOPIC, load_routing_config, plugin_strategies
 from hub.routing.engine import Router
 from hub.routing.entry_rules import EntryRules
+from hub.routing.lookahead import ARRIVALS, Lookahead
 from hub.routing.model import Capacity, Offer, Queued, Refused
 from hub.routing.model import Interaction as Routed
 from hub.routing.states import TOPIC as STATES_TOPIC
@@ -55,6 +56,8 @@ REQUESTS = "routing-requests"
 BOARD = "wallboard"
 """The leader's wallboard, at most once a second while something changes."""
 MISSED = "missed_offer"
+BURST = 500
+"""Queued events taken at once, their arrivals read from the database together."""
 
 
 def agent_topic(agent_id: int) -> str:
@@ -84,6 +87,7 @@ class RoutingService:
         self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
         self._leading = False
+        self._ahead = Lookahead(core.sessions)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -133,13 +137,19 @@ class RoutingService:
 
     async def _work(self) -> None:
         while True:
-            topic, payload = await self._events.get()
-            try:
-                await self._handle(topic, payload)
-            except Exception:
-                log.exception("routing failed to handle %s %s", topic, payload.get("kind", ""))
-            finally:
-                self._events.task_done()
+            burst = [await self._events.get()]
+            while len(burst) < BURST and not self._events.empty():
+                burst.append(self._events.get_nowait())
+            if self.router is not None:
+                await self._ahead.read(burst)
+            for topic, payload in burst:
+                try:
+                    await self._handle(topic, payload)
+                except Exception:
+                    log.exception("routing failed to handle %s %s", topic, payload.get("kind", ""))
+                finally:
+                    self._events.task_done()
+            self._ahead.clear()
 
     async def _handle(self, topic: str, payload: dict[str, Any]) -> None:
         if topic == "elected" or (topic == CONFIG_TOPIC and self.router is not None):
@@ -273,6 +283,8 @@ class RoutingService:
 
     async def _on_interaction(self, payload: dict[str, Any]) -> None:
         kind, interaction_id = payload.get("kind"), int(payload["interaction_id"])
+        if kind not in ARRIVALS:
+            self._ahead.forget(interaction_id)
         if kind in ("opened", "followup", "moved"):
             await self._arrived(interaction_id, moved=kind == "moved")
         elif kind == "assigned":
@@ -288,9 +300,12 @@ class RoutingService:
         elif (interaction_id in router.waiting.items or interaction_id in router.offers
               or any(interaction_id in held for held in self._held.values())):
             return  # already placed: a follow-up mark or a replayed event changes nothing
-        found = await stored.open_work(self.core.sessions, interaction_id)
-        if found and found[0].status != "assigned":
-            await self._place(found[0], self.clock(), restoring=moved)
+        known, work = self._ahead.work(interaction_id)
+        if not known:
+            found = await stored.open_work(self.core.sessions, interaction_id)
+            work = found[0] if found else None
+        if work is not None and work.status != "assigned":
+            await self._place(work, self.clock(), restoring=moved)
 
     async def _place(self, work: OpenWork, now: float, *, restoring: bool = False) -> None:
         """Admit and queue one contact; ``restoring`` skips what was decided at its arrival."""
@@ -307,7 +322,9 @@ class RoutingService:
             self._wake()
             return
         self._roll_day(now)
-        addresses = await stored.addresses(self.core.sessions, work.customer_id)
+        addresses = self._ahead.addresses(work.customer_id)
+        if addresses is None:
+            addresses = await stored.addresses(self.core.sessions, work.customer_id)
         admission = admit(config, self.rules, work, addresses, at, self._served)
         if admission.region:
             await stored.remember_region(self.core.sessions, work.customer_id, admission.region)
