@@ -34,6 +34,7 @@ from typing import Any  # noqa: E402
 
 import aioimaplib  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
+from scratch_database import scratch_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 import plugins.email  # noqa: E402
@@ -160,7 +161,11 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         server.fill(USER, mails(args.messages, args.senders))
         fill_s = time.perf_counter() - loaded
         baseline = await transfer_only(server.port, args.batch)
-        result = await read_mailbox(server.port, tmp / "hub", args.database_url, args.messages, args.batch)
+        if args.database_url:
+            async with scratch_database(args.database_url) as url:
+                result = await read_mailbox(server.port, tmp / "hub", url, args.messages, args.batch)
+        else:
+            result = await read_mailbox(server.port, tmp / "hub", "", args.messages, args.batch)
     result.update(fill_s=round(fill_s, 2), transfer_only_s=round(baseline, 3))
     result["messages_per_s"] = round(result["messages"] / result["routed_s"], 1)
     result["transfer_only_per_s"] = round(result["messages"] / baseline, 1)
@@ -176,7 +181,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="mails waiting in the mailbox")
     parser.add_argument("--senders", type=int, default=2_000, help="distinct customers writing them")
     parser.add_argument("--batch", type=int, default=100, help="messages per UID FETCH")
-    parser.add_argument("--database-url", default="", help="PostgreSQL URL; embedded SQLite by default")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server (postgresql+asyncpg://...): the run makes a fresh "
+                             "database there and drops it afterwards; embedded SQLite by default")
     args = parser.parse_args()
     if reason := Dovecot.available():
         sys.exit(f"bench/email_channel.py needs a private Dovecot: {reason}")

@@ -25,13 +25,13 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from scratch_database import scratch_database
 from sqlalchemy import make_url, text
 
 from hub.cli import calm_garbage_collector
@@ -227,22 +227,13 @@ async def measure(url: str, rows: int, times: int, naive_times: int) -> dict[str
 
 async def on_postgres(server_url: str, rows: int, times: int,
                       naive_times: int) -> tuple[dict[str, Any], float]:
-    server = make_url(server_url)
-    name = f"contacthub_bench_{uuid.uuid4().hex[:12]}"
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
+    async with scratch_database(server_url) as url:
         await upgrade(url)
         started = time.perf_counter()
         await fill_postgres(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
                             rows)
         loaded = time.perf_counter() - started
         return await measure(url, rows, times, naive_times), loaded
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 def on_sqlite(rows: int, times: int, naive_times: int) -> tuple[dict[str, Any], float]:
