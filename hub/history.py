@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.models import Attachment, Customer, CustomerIdentity, Interaction, Message
 
 
-def message_dict(m: Message, attachments: list[Attachment] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def message_dict(m: Message | SimpleNamespace, attachments: list[Attachment] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """A stored message as live screens and the API show it (``m`` may be the bare row)."""
     return {
         "id": m.id, "interaction_id": m.interaction_id, "seq": m.seq, "direction": m.direction,
         "author_type": m.author_type, "author_name": m.author_name, "text": m.text,

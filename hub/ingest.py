@@ -261,12 +261,11 @@ def _insert_returning_id(table: Any) -> Any:
     return table.insert().returning(table.c.id)
 
 
-async def pick_queue(core: HubCore, interaction: Interaction, msg: InboundMessage) -> str:
-    info: dict[str, Any] = {
-        "id": interaction.id, "channel": interaction.channel,
-        "customer_id": interaction.customer_id, "thread_key": interaction.thread_key,
-        "subject": interaction.subject,
-    }
+async def pick_queue(core: HubCore, interaction: Interaction | dict[str, Any], msg: InboundMessage) -> str:
+    """The queue of a new conversation: a plugin's answer to ``hub_pick_queue``, else the
+    channel's own. ``interaction`` is the stored row, or its column values."""
+    row = interaction if isinstance(interaction, dict) else interaction.model_dump()
+    info = {key: row[key] for key in ("id", "channel", "customer_id", "thread_key", "subject")}
     queue = await first_result(core.pm, "hub_pick_queue", hub=core.facade(msg.channel),
                                interaction=info, message=msg)
     return str(queue) if queue else fallback_queue(core, msg)

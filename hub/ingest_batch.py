@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, tuple_, update
@@ -36,9 +37,7 @@ from hub.models import (
     Customer,
     CustomerIdentity,
     HistoryEntry,
-    Interaction,
     InteractionStatus,
-    Message,
     utcnow,
 )
 from hub.models.base import UTCDateTime
@@ -51,6 +50,7 @@ log = logging.getLogger("contacthub.ingest")
 Address = tuple[str, str]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 IDENTITIES = CustomerIdentity.__table__  # type: ignore[attr-defined]
+HISTORY = HistoryEntry.__table__  # type: ignore[attr-defined]
 
 
 class _Raced(Exception):
@@ -232,7 +232,7 @@ async def _find_customers(
         for address in [sender, *msg.identities]:
             if address not in owners:
                 made.setdefault(address, thread.new_customer)
-    ids = await _insert_many(s, Customer, [Customer(name=name) for name in new_names])
+    ids = await _insert_values(s, CUSTOMERS, [{"name": name} for name in new_names])
     for thread in new:
         if thread.new_customer >= 0:
             thread.customer_id = ids[thread.new_customer]
@@ -288,26 +288,26 @@ async def _open_interactions(core: HubCore, s: AsyncSession, batch: _Batch, new:
     rows = []
     for thread in new:
         msg = batch.msgs[thread.members[0]]
-        rows.append(Interaction(
-            customer_id=thread.customer_id, channel=msg.channel, thread_key=msg.thread_key,
-            subject=msg.subject[:300], status=InteractionStatus.QUEUED, last_seq=len(thread.members),
-            entry=msg.entry[:80], queued_at=now, queue=fallback_queue(core, msg)))
-    ids = await _insert_many(s, Interaction, rows)
+        rows.append({
+            "customer_id": thread.customer_id, "channel": msg.channel, "thread_key": msg.thread_key,
+            "subject": msg.subject[:300], "status": InteractionStatus.QUEUED,
+            "last_seq": len(thread.members), "entry": msg.entry[:80], "queued_at": now,
+            "queue": fallback_queue(core, msg)})
+    ids = await _insert_values(s, INTERACTIONS, rows)
     moved = []
     for thread, row, interaction_id in zip(new, rows, ids, strict=True):
-        row.id = thread.interaction_id = interaction_id
+        row["id"] = thread.interaction_id = interaction_id
         thread.queue = await pick_queue(core, row, batch.msgs[thread.members[0]])
-        if thread.queue != row.queue:
+        if thread.queue != row["queue"]:
             moved.append({"p_id": interaction_id, "p_queue": thread.queue})
     if moved:
         t = INTERACTIONS.c
         await s.execute(update(INTERACTIONS).where(t.id == bindparam("p_id"))
                         .values(queue=bindparam("p_queue")), moved)
-    await _insert_many(s, HistoryEntry, [
-        HistoryEntry(customer_id=thread.customer_id, interaction_id=thread.interaction_id,
-                     channel=thread.channel, kind="opened",
-                     summary=(batch.msgs[thread.members[0]].subject
-                              or batch.msgs[thread.members[0]].text)[:200])
+    await _insert_values(s, HISTORY, [
+        {"customer_id": thread.customer_id, "interaction_id": thread.interaction_id,
+         "channel": thread.channel, "kind": "opened",
+         "summary": (batch.msgs[thread.members[0]].subject or batch.msgs[thread.members[0]].text)[:200]}
         for thread in new])
 
 
@@ -335,25 +335,23 @@ async def _insert_messages(s: AsyncSession, batch: _Batch, threads: list[_Thread
                             size=ref.size, message_id=message_ids[index],
                             uploaded_by=f"{batch.msgs[index].channel}:{batch.msgs[index].sender}")
                  for index, ref in files]
-    file_ids = await _insert_many(s, Attachment, file_rows)
+    file_ids = await _insert_values(s, Attachment.__table__, [  # type: ignore[attr-defined]
+        row.model_dump(exclude={"id"}) for row in file_rows])
     attachments: dict[int, list[Attachment]] = {}
     for (index, _), row, file_id in zip(files, file_rows, file_ids, strict=True):
         row.id = file_id
         attachments.setdefault(index, []).append(row)
     for index, message_id, row in zip(order, ids, values, strict=True):
         thread, seq = place[index]
-        message = Message(id=message_id, **row)
+        # The stored row as the message's watchers see it; no ORM object for a row just written.
+        message = SimpleNamespace(id=message_id, **row)
         batch.results[index] = IngestResult(message_id, thread.interaction_id, thread.customer_id, seq,
                                             True, thread.new and seq == 1)
         batch.announce.append((index, message_dict(message, attachments.get(index, [])), thread.queue))
 
 
-async def _insert_many(s: AsyncSession, model: Any, rows: list[Any]) -> list[int]:
-    """Insert new model rows with their defaults filled in; their ids, in order."""
-    return await _insert_values(s, model.__table__, [row.model_dump(exclude={"id"}) for row in rows])
-
-
 async def _insert_values(s: AsyncSession, table: Any, values: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (columns left out take their defaults); their ids, in order."""
     if not values:
         return []
     statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)

@@ -40,6 +40,7 @@ class EmailChannel(Channel):
         """Account name -> queue, read by ``hub_pick_queue`` on every new conversation."""
         self.watchers: dict[str, list[FolderWatcher]] = {}
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._receivers: dict[str, Receiver] = {}
         self._states: dict[str, tuple[str, str]] = {}
         self._running = False
         self._answered = asyncio.Event()
@@ -96,10 +97,11 @@ class EmailChannel(Channel):
         watchers = [
             FolderWatcher(account, folder, self.config, receiver, self.cursors,
                           report=lambda state, detail, key=f"{account.name}/{folder}": self._report(
-                              key, state, detail))
+                              key, state, detail), ahead=receiver.ahead)
             for folder in account.folders
         ]
         self.watchers[account.name] = watchers
+        self._receivers[account.name] = receiver
         self._tasks[account.name] = [
             asyncio.create_task(w.run(), name=f"email:{w.label}") for w in watchers]
         for w in watchers:
@@ -112,6 +114,9 @@ class EmailChannel(Channel):
         await asyncio.gather(*tasks, return_exceptions=True)
         for watcher in self.watchers.pop(name, []):
             self._states.pop(watcher.label, None)
+        receiver = self._receivers.pop(name, None)
+        if receiver is not None:
+            receiver.close()
         self.queues.pop(name, None)
 
     def _report(self, label: str, state: str, detail: str) -> None:

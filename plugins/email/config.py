@@ -143,6 +143,10 @@ class EmailConfig(BaseModel):
     max_html_bytes: int = Field(default=512 * 1024, ge=1024)
     parse_attempts: int = Field(default=3, ge=1)
     """A message that fails this many times is quarantined and the mail after it flows on."""
+    parse_workers: int = Field(default=1, ge=0, le=32)
+    """Worker processes that parse mail (shared by every account); 0 parses on the event loop."""
+    parse_seconds: float = Field(default=30, gt=0)
+    """A mail whose parse takes longer is a failed try, and its worker is replaced."""
     send_lease_seconds: float = Field(default=120, gt=0)
     """A send in progress holds its message this long; a worker that died lets it lapse."""
     resend_sweep_seconds: float = Field(default=60, gt=0)

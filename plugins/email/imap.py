@@ -90,11 +90,15 @@ class FolderWatcher:
     """Keeps one folder of one account stored, for as long as it runs."""
 
     def __init__(self, account: Account, folder: str, config: EmailConfig, store: Store,
-                 cursor: CursorStore, report: Callable[[str, str], None]) -> None:
+                 cursor: CursorStore, report: Callable[[str, str], None],
+                 ahead: Callable[[str, list[Fetched]], None] | None = None) -> None:
         self.account = account
         self.folder = folder
         self.config = config
         self.store = store
+        self.ahead = ahead
+        """Told of each batch as soon as it is fetched, before the one ahead of it is stored:
+        the receiver parses it meanwhile."""
         self.cursor = cursor
         self.report = report
         """report(state, detail) with state "ok" or "down": the channel logs changes once."""
@@ -203,9 +207,13 @@ class FolderWatcher:
         response = await _ok(client, client.uid_search(f"UID {last + 1}:*", charset=None), "UID SEARCH")
         # "n:*" includes the highest UID even when it is below n: filter here.
         uids = sorted(u for u in _uids(response.lines) if u > last)
-        for start in range(0, len(uids), self.config.batch):
-            batch = uids[start:start + self.config.batch]
-            fetched = await self._fetch(client, batch)
+        batches = [uids[start:start + self.config.batch] for start in range(0, len(uids), self.config.batch)]
+        following = await self._fetched(client, batches[0]) if batches else []
+        for number, batch in enumerate(batches):
+            # The next batch is fetched before this one is stored, so it is parsed meanwhile.
+            fetched = following
+            if number + 1 < len(batches):
+                following = await self._fetched(client, batches[number + 1])
             done = await self.store(self.folder, uidvalidity, fetched)
             if done > last:
                 last = done
@@ -219,6 +227,12 @@ class FolderWatcher:
                 return  # a message to try again at the next sync; nothing after it is skipped
         if stored is None or stored[0] != uidvalidity:
             await self.cursor.put(self.account.name, self.folder, uidvalidity, last)
+
+    async def _fetched(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[Fetched]:
+        fetched = await self._fetch(client, uids)
+        if self.ahead is not None and fetched:
+            self.ahead(self.folder, fetched)
+        return fetched
 
     async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[Fetched]:
         response = await _ok(client, client.uid("fetch", _uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")

@@ -7,6 +7,7 @@ found again after UIDVALIDITY changed, or present in two watched folders is stor
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,8 @@ from hub.errors import InvalidRequest
 from hub.messages import AttachmentRef, InboundMessage
 from plugins.email.ids import MessageIds, Verdict
 from plugins.email.imap import Fetched
-from plugins.email.parse import MailParseError, ParsedMail, Part, parse
+from plugins.email.parse import MailParseError, ParsedMail, Part
+from plugins.email.parsing import ParseFailed, Parser, Result
 from plugins.email.threads import resolve_thread
 
 if TYPE_CHECKING:
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from plugins.email.config import Account, EmailConfig
 
 CHANNEL = "email"
+_AHEAD = 2
+"""Batches of a folder parsed ahead at most: the one to store next and the one after."""
+_HEAD_BYTES = 64 * 1024
+"""What is parsed of a mail over ``max_message_bytes``: its headers and the start of its text."""
 
 
 def transient(err: Exception) -> bool:
@@ -80,6 +86,32 @@ class Receiver:
         """Awaited with (account, outcome) after each stored message: acknowledgements."""
         self._failing: set[tuple[str, int, int]] = set()
         """Messages with a failure count in the plugin's state, to clear once they are stored."""
+        self.parser = Parser(config.parse_workers, config.parse_seconds)
+        self._ahead: dict[tuple[str, tuple[int, ...]], asyncio.Task[list[Result]]] = {}
+        """Batches being parsed before their turn to be stored, by folder and UIDs."""
+
+    def ahead(self, folder: str, fetched: list[Fetched]) -> None:
+        """Start parsing a batch of ``folder`` that is to be stored after the one being stored now."""
+        mine = [key for key in self._ahead if key[0] == folder]
+        for key in mine[:max(0, len(mine) - _AHEAD + 1)]:
+            self._ahead.pop(key).cancel()  # left by a session that died before storing it
+        self._ahead[folder, tuple(item.uid for item in fetched)] = asyncio.ensure_future(
+            self.parser.parse_all([self._parsable(item.raw) for item in fetched]))
+
+    def close(self) -> None:
+        for task in self._ahead.values():
+            task.cancel()
+        self._ahead.clear()
+
+    async def _parse(self, folder: str, fetched: list[Fetched]) -> list[Result]:
+        task = self._ahead.pop((folder, tuple(item.uid for item in fetched)), None)
+        if task is not None:
+            return await task
+        return await self.parser.parse_all([self._parsable(item.raw) for item in fetched])
+
+    def _parsable(self, raw: bytes) -> bytes:
+        # Of a mail over the limit only the headers are kept: parse no more than their room.
+        return raw[:_HEAD_BYTES] if len(raw) > self.config.max_message_bytes else raw
 
     async def __call__(self, folder: str, uidvalidity: int, fetched: list[Fetched]) -> int:
         """Store ``fetched`` in UID order; the highest UID up to which all are stored.
@@ -89,9 +121,9 @@ class Receiver:
         batch there; if the transaction fails for one of them, each is stored on its own."""
         pending: dict[str, str] = {}
         ready: list[tuple[Fetched, Prepared | None]] = []
-        for item in fetched:
+        for item, mail in zip(fetched, await self._parse(folder, fetched), strict=True):
             try:
-                prepared = await self.prepare(item.raw, pending)
+                prepared = await self.prepare(item.raw, pending, mail)
             except MailParseError as err:
                 # Not mail at all: no retry can mend it.
                 await self._quarantine(folder, uidvalidity, item, f"not a mail message: {err}", 1)
@@ -153,12 +185,18 @@ class Receiver:
             return ready.outcome
         return ready.stored(await self.hub.ingest(ready.message))
 
-    async def prepare(self, raw: bytes, pending: dict[str, str] | None = None) -> Prepared:
-        """Parse and thread a mail; ``pending`` maps the external ids of mails about to be
-        stored with it to their threads, so a reply in the same batch joins its original."""
+    async def prepare(self, raw: bytes, pending: dict[str, str] | None = None,
+                      parsed: Result | None = None) -> Prepared:
+        """Thread a mail, parsed here unless ``parsed`` is given; ``pending`` maps the external
+        ids of mails about to be stored with it to their threads, so a reply in the same batch
+        joins its original."""
+        if parsed is None:
+            [parsed] = await self.parser.parse_all([self._parsable(raw)])
         if len(raw) > self.config.max_message_bytes:
-            return await self._too_large(raw, pending)
-        mail = parse(raw)
+            return await self._too_large(raw, pending, parsed)
+        if isinstance(parsed, Exception):
+            raise parsed
+        mail = parsed
         if mail.report is not None and mail.report.original_message_id:
             check = self.ids.check(mail.report.original_message_id)
             if check.verdict is Verdict.OURS:
@@ -228,12 +266,12 @@ class Receiver:
         else:
             self.hub.log.info("delivery report for message %s: %s %s", message_id, report.action, reason)
 
-    async def _too_large(self, raw: bytes, pending: dict[str, str] | None) -> Prepared:
-        head = raw[:64 * 1024]
-        try:
-            mail = parse(head)
-        except MailParseError:
+    async def _too_large(self, raw: bytes, pending: dict[str, str] | None, head: Result) -> Prepared:
+        if isinstance(head, MailParseError):
             raise InvalidRequest("mail_too_large", f"a message of {len(raw)} bytes") from None
+        if isinstance(head, Exception):
+            raise head
+        mail = head
         note = (f"(This mail is {len(raw) // 1024} KB, over the {self.config.max_message_bytes // 1024} KB "
                 f"the hub takes; open it in the mailbox {self.account.address}.)")
         self.hub.log.warning("email %s: a %d-byte message from %s is kept without its body",
@@ -256,7 +294,8 @@ class Receiver:
         self._failing.add((folder, uidvalidity, item.uid))
         doc = await self.hub.get_state(key) or {"attempts": 0}
         doc["attempts"] += 1
-        doc["error"] = f"{type(err).__name__}: {err}"[:500]
+        # ParseFailed already says what went wrong in the parser, its type would add nothing.
+        doc["error"] = (str(err) if isinstance(err, ParseFailed) else f"{type(err).__name__}: {err}")[:500]
         if doc["attempts"] < self.config.parse_attempts:
             await self.hub.put_state(key, doc)
             self.hub.log.warning("email %s/%s UID %s failed (attempt %d): %s", self.account.name,

@@ -370,10 +370,10 @@ async def test_unparseable_mail_is_quarantined_at_once_and_the_next_flows(
 async def test_message_failing_unexpectedly_is_retried_then_quarantined(
     hubs: StartHub, dovecot_alive: Dovecot, user: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import plugins.email.receive
+    import plugins.email.parsing
 
     attempts: list[int] = []
-    real = plugins.email.receive.parse
+    real = plugins.email.parsing.parse
 
     def parse(raw: bytes, **kwargs: Any) -> Any:
         if b"poison" in raw:
@@ -381,8 +381,9 @@ async def test_message_failing_unexpectedly_is_retried_then_quarantined(
             raise RuntimeError("the parser tripped")
         return real(raw, **kwargs)
 
-    monkeypatch.setattr(plugins.email.receive, "parse", parse)
-    core = await hub_for(hubs, dovecot_alive, user, sweep_seconds=1, parse_attempts=2)
+    # On the event loop, where the test's parser can be swapped in (test_parsing.py has the workers).
+    monkeypatch.setattr(plugins.email.parsing, "parse", parse)
+    core = await hub_for(hubs, dovecot_alive, user, sweep_seconds=1, parse_attempts=2, parse_workers=0)
     await dovecot_alive.aappend(user, customer_mail("poison " + uuid.uuid4().hex[:8]))
     after = tag("the mail after the bad one")
     await dovecot_alive.aappend(user, customer_mail(after))
