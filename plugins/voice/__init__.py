@@ -1,0 +1,1 @@
+"""Voice channel: FreeSWITCH over the Event Socket."""
