@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import enum
+import ipaddress
 import logging
 import random
 from dataclasses import dataclass, field
@@ -18,6 +19,16 @@ from hub.messages import OutboundMessage
 if TYPE_CHECKING:
     from hub.facade import Hub
     from hub.web.openapi import ApiRegistry
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: where a peer may be reached without encryption."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

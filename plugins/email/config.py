@@ -9,26 +9,17 @@ set them.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from hub.channel import is_loopback
 from hub.errors import ConfigError, InvalidRequest
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ADDRESS = re.compile(r"^[^@\s<>()\",;:]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
 SECRETS = ("imap_password", "smtp_password")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Account(BaseModel):

@@ -1,0 +1,66 @@
+"""The ``[plugins.voice]`` settings, checked before anything connects to FreeSWITCH.
+
+The Event Socket has no encryption and one shared password that controls every call on the
+switch: it may originate calls to anywhere, listen to any of them and hang them up. A hub
+that reaches it with the vanilla password (``ClueCon``), or over a network, is a toll-fraud
+and eavesdropping hole, so either needs a setting that says it is meant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+
+from hub.channel import is_loopback
+from hub.errors import ConfigError
+
+DEFAULT_PASSWORD = "ClueCon"
+"""The password of every vanilla FreeSWITCH (``event_socket.conf.xml``)."""
+
+
+class VoiceConfig(BaseModel):
+    """How the hub reaches FreeSWITCH, and how FreeSWITCH reaches the hub."""
+
+    esl_host: str = "127.0.0.1"
+    esl_port: int = Field(default=8021, ge=1, le=65535)
+    esl_password: SecretStr = SecretStr(DEFAULT_PASSWORD)
+    allow_default_password: bool = False
+    """Accept ``ClueCon``: only for a lab switch nobody else can reach."""
+    allow_remote_esl: bool = False
+    """Accept a host that is not loopback: the password and every call's data then cross
+    that network in clear text; use a private network or a tunnel."""
+    outbound_host: str = "127.0.0.1"
+    """Where the hub listens for FreeSWITCH's ``socket`` dialplan application."""
+    outbound_port: int = Field(default=8084, ge=0, le=65535)
+    command_seconds: float = Field(default=10, gt=0)
+    reconnect_max_seconds: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_open_switch(self) -> VoiceConfig:
+        if self.esl_password.get_secret_value() == DEFAULT_PASSWORD and not self.allow_default_password:
+            raise ValueError(
+                "esl_password is FreeSWITCH's default 'ClueCon', which anyone who reaches the "
+                "switch can use to place and overhear calls: set the password in "
+                "event_socket.conf.xml and here (or allow_default_password = true on a lab switch)")
+        if not is_loopback(self.esl_host) and not self.allow_remote_esl:
+            raise ValueError(
+                f"esl_host {self.esl_host!r} is not loopback: the Event Socket is unencrypted, so "
+                "run the hub on the switch's host, or set allow_remote_esl = true for a private "
+                "network or tunnel")
+        if not is_loopback(self.outbound_host) and not self.allow_remote_esl:
+            raise ValueError(
+                f"outbound_host {self.outbound_host!r} is not loopback: call control would be "
+                "accepted from the network in clear text; set allow_remote_esl = true to mean it")
+        return self
+
+    @classmethod
+    def from_settings(cls, section: dict[str, Any]) -> VoiceConfig:
+        """The section validated, or ``ConfigError`` with one line saying what to fix."""
+        try:
+            return cls(**section)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"[plugins.voice] {where + ': ' if where else ''}{message}") from err
