@@ -24,7 +24,8 @@ class VoiceConfig(BaseModel):
 
     esl_host: str = "127.0.0.1"
     esl_port: int = Field(default=8021, ge=1, le=65535)
-    esl_password: SecretStr = SecretStr(DEFAULT_PASSWORD)
+    esl_password: SecretStr | None = None
+    """None: no switch is configured, and the channel waits idle (its health says so)."""
     allow_default_password: bool = False
     """Accept ``ClueCon``: only for a lab switch nobody else can reach."""
     allow_remote_esl: bool = False
@@ -38,7 +39,8 @@ class VoiceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _refuse_open_switch(self) -> VoiceConfig:
-        if self.esl_password.get_secret_value() == DEFAULT_PASSWORD and not self.allow_default_password:
+        password = self.esl_password.get_secret_value() if self.esl_password else None
+        if password == DEFAULT_PASSWORD and not self.allow_default_password:
             raise ValueError(
                 "esl_password is FreeSWITCH's default 'ClueCon', which anyone who reaches the "
                 "switch can use to place and overhear calls: set the password in "
@@ -53,6 +55,10 @@ class VoiceConfig(BaseModel):
                 f"outbound_host {self.outbound_host!r} is not loopback: call control would be "
                 "accepted from the network in clear text; set allow_remote_esl = true to mean it")
         return self
+
+    @property
+    def configured(self) -> bool:
+        return self.esl_password is not None
 
     @classmethod
     def from_settings(cls, section: dict[str, Any]) -> VoiceConfig:
