@@ -36,6 +36,8 @@ class VoiceConfig(BaseModel):
     outbound_port: int = Field(default=8084, ge=0, le=65535)
     command_seconds: float = Field(default=10, gt=0)
     reconnect_max_seconds: float = Field(default=60, gt=0)
+    login_retry_seconds: float = Field(default=300, gt=0)
+    """After the switch refused the password: wait this long before trying the same again."""
 
     @model_validator(mode="after")
     def _refuse_open_switch(self) -> VoiceConfig:

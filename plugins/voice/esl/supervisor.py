@@ -27,12 +27,19 @@ class Supervisor:
     """Holds one inbound connection open for as long as ``run`` runs."""
 
     def __init__(self, connect: Connect, on_connected: OnConnected, *, label: str = "FreeSWITCH",
-                 first_delay: float = 1.0, max_delay: float = 60.0) -> None:
+                 first_delay: float = 1.0, max_delay: float = 60.0, refused_delay: float = 300.0,
+                 announce: bool = True) -> None:
         self.connect = connect
         self.on_connected = on_connected
         self.label = label
         self.first_delay = first_delay
         self.max_delay = max_delay
+        self.refused_delay = refused_delay
+        """The wait after the password was refused: the same password will be refused again."""
+        self.announce = announce
+        """Log down and back (once each); False when the owner's health line says it already."""
+        self.answered = asyncio.Event()
+        """Set once the first attempt came up or failed: start-up waits for this, not longer."""
         self.connection: EslConnection | None = None
         """The live connection, None while down."""
         self.up = asyncio.Event()
@@ -52,7 +59,8 @@ class Supervisor:
             except AuthFailed as err:
                 # The same password will be refused again: do not hammer the server with it.
                 self._down(err)
-                delay = self.max_delay
+                await asyncio.sleep(self.refused_delay)
+                continue
             except Exception as err:
                 self._down(err)
             if came_up:
@@ -77,7 +85,8 @@ class Supervisor:
         return True
 
     def _up(self) -> None:
-        if self._reported_down:
+        self.answered.set()
+        if self._reported_down and self.announce:
             log.info("voice: %s is back", self.label)
         self._reported_down = False
         self.error = None
@@ -85,8 +94,10 @@ class Supervisor:
 
     def _down(self, err: Exception) -> None:
         self.error = err
+        self.answered.set()
         if self._reported_down:
             log.debug("voice: %s is still down: %s", self.label, err)
             return
         self._reported_down = True
-        log.warning("voice: %s is down (%s); reconnecting with backoff", self.label, err)
+        if self.announce:
+                log.warning("voice: %s is down (%s); reconnecting with backoff", self.label, err)

@@ -1,0 +1,128 @@
+"""The voice channel: one supervised Event Socket connection to FreeSWITCH and its calls.
+
+The connection carries the call events the hub follows (``CallTable``) and the commands it
+gives. After every (re)connect it subscribes again and reconciles the table with the
+switch's own, because what happened while it was away was not sent to anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, ClassVar
+
+from hub.channel import Capabilities, Channel, Health, HealthState, SendResult
+from hub.errors import ChannelError
+from plugins.voice.calls import Call, CallTable
+from plugins.voice.config import VoiceConfig
+from plugins.voice.esl.connection import EslConnection
+from plugins.voice.esl.errors import ConnectionLost
+from plugins.voice.esl.link import Options
+from plugins.voice.esl.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from hub.facade import Hub
+    from hub.messages import OutboundMessage
+
+CALL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
+               "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
+               "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT")
+"""What the hub listens to on the shared connection (per-call control uses its own)."""
+
+
+class VoiceChannel(Channel):
+    """Calls through FreeSWITCH; idle, and saying so in its health, until a switch is set."""
+
+    name: ClassVar[str] = "voice"
+    capabilities: ClassVar[Capabilities] = Capabilities(realtime=True, can_initiate=True)
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        self.config = VoiceConfig.from_settings(hub.settings)
+        self.calls = CallTable()
+        self.supervisor: Supervisor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self.config.configured:
+            # Unused rather than failing, as an email channel without accounts.
+            self.report_health(HealthState.OK, "no switch configured: set esl_password (and esl_host) "
+                                               "in [plugins.voice] to take calls")
+            return
+        self.report_health(HealthState.STARTING, "connecting to FreeSWITCH")
+        self.supervisor = Supervisor(self._connect, self._connected, label=self._peer,
+                                     max_delay=self.config.reconnect_max_seconds,
+                                     refused_delay=self.config.login_retry_seconds, announce=False)
+        self._tasks.append(asyncio.create_task(self.supervisor.run(), name="voice:esl"))
+        self._tasks.append(asyncio.create_task(self._watch_health(), name="voice:health"))
+        # Start-up waits a moment for the switch, never for long: a switch that is down is
+        # reported and retried, and must not hold the other channels back.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.supervisor.answered.wait(), 5)
+        self._refresh_health()
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.supervisor is not None and self.supervisor.connection is not None:
+            await self.supervisor.connection.close()
+        self.supervisor = None
+
+    async def send(self, out: OutboundMessage) -> SendResult:
+        raise ChannelError("a call carries no text messages; use the call controls")
+
+    async def health(self) -> Health:
+        if self.supervisor is not None:
+            self._refresh_health()
+        return self.current_health
+
+    @property
+    def _peer(self) -> str:
+        return f"FreeSWITCH at {self.config.esl_host}:{self.config.esl_port}"
+
+    async def _connect(self) -> EslConnection:
+        password = self.config.esl_password
+        assert password is not None
+        return await EslConnection.connect(
+            self.config.esl_host, self.config.esl_port, password.get_secret_value(),
+            options=Options(command_seconds=self.config.command_seconds))
+
+    async def _connected(self, connection: EslConnection) -> None:
+        """Subscribe, then reconcile: events from now on queue behind the table's check."""
+        await connection.subscribe(*CALL_EVENTS)
+        lost, found = self.calls.reconcile(await connection.channels())
+        for call in lost:
+            await self._call_ended(call)
+        if lost or found:
+            self.log.info("voice: after connecting, %d calls had ended meanwhile and %d were new",
+                          len(lost), len(found))
+        self._tasks.append(asyncio.create_task(self._pump(connection), name="voice:events"))
+
+    async def _pump(self, connection: EslConnection) -> None:
+        with contextlib.suppress(ConnectionLost):
+            async for event in connection.events:
+                call = self.calls.apply(event)
+                if call is not None and call.ended:
+                    await self._call_ended(call)
+
+    async def _call_ended(self, call: Call) -> None:
+        """A leg is over: what the hub did with it (its interaction, the agent) is settled."""
+        self.log.debug("voice: call %s ended (%s)", call.uuid, call.hangup_cause)
+
+    async def _watch_health(self) -> None:
+        # The supervisor logs the changes itself; this keeps the health line current.
+        while True:
+            await asyncio.sleep(0.5)
+            self._refresh_health()
+
+    def _refresh_health(self) -> None:
+        supervisor = self.supervisor
+        assert supervisor is not None
+        if supervisor.up.is_set():
+            self.report_health(HealthState.OK, "", calls=len(self.calls))
+        elif supervisor.error is not None:
+            self.report_health(HealthState.DOWN, str(supervisor.error))
+        else:
+            self.report_health(HealthState.STARTING, "connecting to FreeSWITCH")
