@@ -260,6 +260,17 @@ class Hub:
         assert row is not None
         return row.model_dump(mode="json")
 
+    async def caller(self, number: str) -> dict[str, Any]:
+        """What the hub knows of a calling number, fast enough to branch an IVR on: the
+        customer it belongs to (``customer_id``, ``name``, ``tier``, ``vip``), whether routing
+        would refuse it (``blocked``), the caller's ``region`` (their record, else the
+        number's prefix) and the ``outages`` wording for that region. A stranger comes back
+        with ``customer_id`` None and the ordinary tier."""
+        from hub.callers import identify_caller
+
+        async with self._core.sessions() as s:
+            return (await identify_caller(s, number)).as_dict()
+
     async def find_message(self, external_id: str) -> dict[str, Any] | None:
         """This channel's stored message with ``external_id`` (inbound or outbound, the
         latter as ``out:<client id>``), with its interaction's ``thread_key``; or None."""
