@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from hub.channel import Capabilities, Channel, Health, HealthState, SendResult
 from hub.errors import ChannelError
+from plugins.voice.arrivals import Arrivals
 from plugins.voice.calls import Call, CallTable
-from plugins.voice.config import VoiceConfig
+from plugins.voice.config import VoiceConfig, load_ivr_flow
 from plugins.voice.esl.connection import EslConnection
 from plugins.voice.esl.errors import ConnectionLost
 from plugins.voice.esl.link import Options
+from plugins.voice.esl.outbound import OutboundServer
 from plugins.voice.esl.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -39,8 +41,12 @@ class VoiceChannel(Channel):
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)
         self.config = VoiceConfig.from_settings(hub.settings)
+        self.flow = load_ivr_flow(self.config)
         self.calls = CallTable()
         self.supervisor: Supervisor | None = None
+        self.arrivals = Arrivals(hub, self.flow, hold_music=self.config.hold_music,
+                                 tts_engine=self.config.tts_engine)
+        self.outbound: OutboundServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -50,6 +56,9 @@ class VoiceChannel(Channel):
                                                "in [plugins.voice] to take calls")
             return
         self.report_health(HealthState.STARTING, "connecting to FreeSWITCH")
+        self.outbound = OutboundServer(self.arrivals, host=self.config.outbound_host,
+                                       port=self.config.outbound_port)
+        await self.outbound.start()
         self.supervisor = Supervisor(self._connect, self._connected, label=self._peer,
                                      max_delay=self.config.reconnect_max_seconds,
                                      refused_delay=self.config.login_retry_seconds, announce=False)
@@ -69,6 +78,9 @@ class VoiceChannel(Channel):
         if self.supervisor is not None and self.supervisor.connection is not None:
             await self.supervisor.connection.close()
         self.supervisor = None
+        if self.outbound is not None:
+            await self.outbound.close()
+        self.outbound = None
 
     async def send(self, out: OutboundMessage) -> SendResult:
         raise ChannelError("a call carries no text messages; use the call controls")

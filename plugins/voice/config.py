@@ -8,12 +8,14 @@ and eavesdropping hole, so either needs a setting that says it is meant.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from hub.channel import is_loopback
 from hub.errors import ConfigError
+from plugins.voice.ivr import Flow, FlowInvalid, load_flow
 
 DEFAULT_PASSWORD = "ClueCon"
 """The password of every vanilla FreeSWITCH (``event_socket.conf.xml``)."""
@@ -34,6 +36,11 @@ class VoiceConfig(BaseModel):
     outbound_host: str = "127.0.0.1"
     """Where the hub listens for FreeSWITCH's ``socket`` dialplan application."""
     outbound_port: int = Field(default=8084, ge=0, le=65535)
+    ivr_flow: str = ""
+    """The IVR flow file (YAML, docs/voice/ivr.md); empty: the example flow shipped with the hub."""
+    hold_music: str = "local_stream://moh"
+    tts_engine: str = "flite"
+    """FreeSWITCH's TTS module for prompts given as text only (``tts://<engine>|<voice>|<text>``)."""
     command_seconds: float = Field(default=10, gt=0)
     reconnect_max_seconds: float = Field(default=60, gt=0)
     login_retry_seconds: float = Field(default=300, gt=0)
@@ -72,3 +79,17 @@ class VoiceConfig(BaseModel):
             where = ".".join(str(p) for p in first["loc"])
             message = str(first["msg"]).removeprefix("Value error, ")
             raise ConfigError(f"[plugins.voice] {where + ': ' if where else ''}{message}") from err
+
+
+EXAMPLE_FLOW = Path(__file__).parent / "ivr" / "example.yaml"
+
+
+def load_ivr_flow(config: VoiceConfig) -> Flow:
+    """The configured IVR flow, checked whole; ``ConfigError`` names the file and every problem."""
+    path = Path(config.ivr_flow) if config.ivr_flow else EXAMPLE_FLOW
+    try:
+        return load_flow(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"[plugins.voice] ivr_flow: cannot read {path}: {err.strerror}") from err
+    except FlowInvalid as err:
+        raise ConfigError(f"[plugins.voice] ivr_flow {path}: " + "; ".join(err.problems)) from err

@@ -189,6 +189,10 @@ class OutboundServer:
         self._tasks.add(task)
         try:
             await self._run(session)
+        except asyncio.CancelledError:
+            # Only ``close`` cancels this task; the server's stream callback would report a
+            # cancelled handler as an error.
+            pass
         finally:
             self.sessions.discard(session)
             self._tasks.discard(task)

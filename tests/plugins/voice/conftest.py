@@ -43,7 +43,8 @@ async def voice_hub(tmp_path: Path, database_url: str, switch: FreeSwitchDouble)
     made: list[HubCore] = []
 
     async def make(**voice: Any) -> HubCore:
-        section = {"esl_port": switch.port, "esl_password": PASSWORD, "reconnect_max_seconds": 0.5, **voice}
+        section = {"esl_port": switch.port, "esl_password": PASSWORD, "reconnect_max_seconds": 0.5,
+                   "outbound_port": 0, **voice}
         settings = load_settings(data_dir=tmp_path / f"hub{len(made)}", database_url=database_url,
                                  redis_url="", blocked_plugins=[], plugins={"voice": section},
                                  run_jobs_in_process=True, routing=False)
