@@ -43,6 +43,10 @@ class ChannelContract:
 
     pytestmark = pytest.mark.asyncio  # the plugin's project may run pytest-asyncio in strict mode
 
+    carries_text: ClassVar[bool] = True
+    """Customers' contacts are text messages the peer delivers and replies go back to it as
+    text. False for calls: the text contracts are skipped (and the channel cannot rise above
+    bronze on this kit), and the plugin's own tests cover a call's arrival, replay and end."""
     supports_outage: ClassVar[bool] = True
     """The peer can be taken away and brought back (``disconnect`` / ``reconnect``)."""
     supports_offline_inbound: ClassVar[bool] = True
@@ -100,6 +104,7 @@ class ChannelContract:
     # Receive.
 
     async def test_receive_stores_one_message(self) -> None:
+        self._require("carries_text")
         text = f"hello {_tag()} — 你好, café"
         sender = self.peer.sender_for(1)
         message = await self._receive(text, 1)
@@ -114,6 +119,7 @@ class ChannelContract:
         assert len(opened) == 1 and len(self.events.of_kind("inbound", message.id)) == 1
 
     async def test_two_senders_are_two_customers(self) -> None:
+        self._require("carries_text")
         first = await self._receive(f"first {_tag()}", 1)
         second = await self._receive(f"second {_tag()}", 2)
         one = await get_interaction(self.hub, first.interaction_id)
@@ -121,6 +127,7 @@ class ChannelContract:
         assert one.id != two.id and one.customer_id != two.customer_id
 
     async def test_burst_is_stored_once_each(self) -> None:
+        self._require("carries_text")
         before = await count_messages(self.hub, self.channel.name)
         texts = [f"burst {n} {_tag()}" for n in range(12)]
         for n, text in enumerate(texts):
@@ -132,6 +139,7 @@ class ChannelContract:
     # Replay.
 
     async def test_replay_is_stored_once(self) -> None:
+        self._require("carries_text")
         text, external_id, sender = f"replayed {_tag()}", _tag(), self.peer.sender_for(1)
         await self.peer.inject(text, sender, external_id)
         first = await self._stored_once(text)
@@ -141,6 +149,7 @@ class ChannelContract:
         assert len(self.events.of_kind("inbound", first.id)) == 1, "the replay was announced again"
 
     async def test_quick_replay_is_stored_once(self) -> None:
+        self._require("carries_text")
         text, external_id, sender = f"retried at once {_tag()}", _tag(), self.peer.sender_for(1)
         await self.peer.inject(text, sender, external_id)
         await self.peer.inject(text, sender, external_id)
@@ -149,6 +158,7 @@ class ChannelContract:
     # Send.
 
     async def test_send_reaches_peer(self) -> None:
+        self._require("carries_text")
         inbound = await self._receive(f"question {_tag()}", 1)
         await self._send_and_confirm(inbound.interaction_id, f"answer {_tag()} — 谢谢")
 
@@ -156,6 +166,7 @@ class ChannelContract:
         """While the peer is away a reply either ends ``failed`` with an error the agent sees
         (and the peer never gets it), or stays ``pending`` and is delivered, once, after the
         peer is back. Reported as sent without reaching the peer, or pending forever, fails."""
+        self._require("carries_text")
         self._require("supports_outage")
         inbound = await self._receive(f"before the outage {_tag()}", 1)
         reply = f"sent into the outage {_tag()}"
@@ -177,6 +188,7 @@ class ChannelContract:
     # Reconnect.
 
     async def test_receives_after_reconnect(self) -> None:
+        self._require("carries_text")
         self._require("supports_outage")
         await self._receive(f"before {_tag()}", 1)
         await self.peer.disconnect()
@@ -185,6 +197,7 @@ class ChannelContract:
         await self._receive(f"after {_tag()}", 1)
 
     async def test_inbound_during_outage_is_kept(self) -> None:
+        self._require("carries_text")
         self._require("supports_outage")
         self._require("supports_offline_inbound")
         texts = [f"while away {n} {_tag()}" for n in range(3)]
@@ -204,6 +217,7 @@ class ChannelContract:
     async def test_bad_input_is_dropped_and_logged(self, caplog: pytest.LogCaptureFixture) -> None:
         """A malformed input stores nothing, is logged on one line without a traceback, and the
         next good message flows; the channel stays healthy."""
+        self._require("carries_text")
         self._require("supports_bad_input")
         caplog.set_level(logging.INFO, logger="contacthub")
         before = await count_messages(self.hub, self.channel.name)
