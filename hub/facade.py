@@ -271,6 +271,33 @@ class Hub:
         async with self._core.sessions() as s:
             return (await identify_caller(s, number)).as_dict()
 
+    async def customer_left(self, interaction_id: int) -> bool:
+        """The customer went before anyone took the contact (a caller hung up in the queue):
+        one of this channel's interactions still waiting closes as ``abandoned``, and routing
+        counts it so. False when it was not waiting any more: an agent has it, or it is closed."""
+        from hub.db import transaction
+        from hub.events import InteractionEvent
+        from hub.models import HistoryEntry, Interaction, InteractionStatus, utcnow
+
+        now = utcnow()
+        async with transaction(self._core.sessions) as s:
+            await self._own(s, interaction_id)
+            # One conditional update: an agent taking the call at this moment wins or loses whole.
+            row = (await s.execute(
+                update(Interaction).where(Interaction.id == interaction_id,
+                                          Interaction.agent_id.is_(None),  # type: ignore[union-attr]
+                                          Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+                .values(status=InteractionStatus.CLOSED, disposition="abandoned", closed_at=now,
+                        updated_at=now, close_note="the customer left before an agent answered")
+                .returning(Interaction.channel, Interaction.customer_id, Interaction.queue))).first()
+            if row is None:
+                return False
+            s.add(HistoryEntry(customer_id=row.customer_id, interaction_id=interaction_id,
+                               channel=row.channel, kind="closed", summary="abandoned"))
+        await self._core.interaction_event(InteractionEvent(
+            "closed", interaction_id, row.channel, row.customer_id, queue=row.queue, disposition="abandoned"))
+        return True
+
     async def find_message(self, external_id: str) -> dict[str, Any] | None:
         """This channel's stored message with ``external_id`` (inbound or outbound, the
         latter as ``out:<client id>``), with its interaction's ``thread_key``; or None."""

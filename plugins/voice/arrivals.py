@@ -87,6 +87,8 @@ class Arrivals:
         finally:
             for waiter in ended:
                 waiter.cancel()
+        if session.hungup.is_set() and await self.hub.customer_left(result.interaction_id):
+            log.info("voice: caller %s hung up while waiting in %s", number or "anonymous", final.queue)
             music.cancel()
             with contextlib.suppress(asyncio.CancelledError, ChannelError, ConnectionLost):
                 await music

@@ -100,6 +100,27 @@ async def test_pressing_1_puts_the_caller_in_the_billing_queue_with_their_path(
     await call.ended()
 
 
+async def test_a_caller_who_hangs_up_in_the_queue_is_counted_abandoned(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    channel = await hub_with_flow(voice_hub, tmp_path, switch)
+    call = await arrive(switch, channel)
+    await asyncio.sleep(0.2)
+    await call.press("1")
+    [(waiting, _)] = await until(lambda: interactions(channel.hub._core))
+    assert waiting.closed_at is None
+    call.hangup("NORMAL_CLEARING")
+    await call.ended()
+
+    async def closed() -> Interaction | None:
+        [(row, _)] = await interactions(channel.hub._core)
+        return row if row.closed_at is not None else None
+
+    row = await until(closed)
+    assert row is not None and (row.status, row.disposition) == ("closed", "abandoned")
+    assert call.uuid not in channel.arrivals.waiting
+
+
 async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
     voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
 ) -> None:
