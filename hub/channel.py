@@ -144,8 +144,12 @@ class Channel(abc.ABC):
         """
         return None
 
-    async def offer(self, interaction_id: int, agent_id: int) -> None:
-        """Called when the router offers an interaction to an agent (voice rings a phone)."""
+    async def offer(self, interaction_id: int, agent_id: int, *, rings: float) -> None:
+        """Called when the router offers one of this channel's interactions to an agent, for a
+        channel that must act on its peer (voice rings the agent's phone for ``rings``
+        seconds). Report the outcome with ``Hub.answered`` or ``Hub.not_answered``; the
+        router's own timer ends an offer nobody reports. Runs as a task of its own: take as
+        long as the ringing takes."""
 
     async def control(self, interaction_id: int, action: str, **params: Any) -> None:
         """Act on a live interaction (hold, transfer, mute...); channels without it refuse."""

@@ -11,7 +11,7 @@ import aiohttp
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from hub.errors import NotFound
+from hub.errors import InvalidRequest, NotFound
 from hub.events import Listener
 from hub.messages import AttachmentRef, InboundMessage
 
@@ -297,6 +297,49 @@ class Hub:
         await self._core.interaction_event(InteractionEvent(
             "closed", interaction_id, row.channel, row.customer_id, queue=row.queue, disposition="abandoned"))
         return True
+
+    async def agent(self, agent_id: int) -> dict[str, Any]:
+        """An agent's ``id``, ``number`` and ``name`` (what a channel needs to reach them, e.g.
+        the phone extension of the same number); NotFound if there is none."""
+        row = await self._agent_row(agent_id)
+        return {"id": row.id, "number": row.number, "name": row.name}
+
+    async def answered(self, interaction_id: int, agent_id: int) -> bool:
+        """The agent answered the offer on the channel's side (picked up the phone): the
+        interaction is theirs, as if they had accepted it on screen. False when the offer was
+        gone (timed out, withdrawn, the customer left): undo what the answer started."""
+        from hub.routing.actions import accept_offer
+
+        try:
+            await accept_offer(self._core, await self._agent_row(agent_id), interaction_id)
+        except InvalidRequest as err:
+            if err.error_id != "offer_gone":
+                raise
+            return False
+        return True
+
+    async def not_answered(self, interaction_id: int, agent_id: int) -> bool:
+        """The agent did not answer on the channel's side (no answer, busy, unreachable): the
+        offer goes to the next agent and this one is set busy, as for a missed offer. False
+        when the offer had already ended."""
+        from hub.routing.actions import decline_offer
+
+        try:
+            await decline_offer(self._core, await self._agent_row(agent_id), interaction_id)
+        except InvalidRequest as err:
+            if err.error_id != "offer_gone":
+                raise
+            return False
+        return True
+
+    async def _agent_row(self, agent_id: int) -> Any:
+        from hub.models import Agent
+
+        async with self._core.sessions() as s:
+            row = await s.get(Agent, agent_id)
+        if row is None:
+            raise NotFound("agent")
+        return row
 
     async def find_message(self, external_id: str) -> dict[str, Any] | None:
         """This channel's stored message with ``external_id`` (inbound or outbound, the

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
+from hub.channel import Channel
 from hub.db import transaction
 from hub.errors import InvalidRequest
 from hub.events import InteractionEvent, OfferEvent
@@ -86,6 +87,7 @@ class RoutingService:
         self._day: date | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._ringing: set[asyncio.Task[None]] = set()
         self._leading = False
         self._ahead = Lookahead(core.sessions)
 
@@ -491,7 +493,23 @@ class RoutingService:
                 await self._try_change(offer.agent_id, S.OFFERED, interaction_id=offer.interaction.id,
                                        expect=S.IDLE)
             await self._announce(offer, "offered", now, rings=timeout)
+            self._ring(offer, timeout)
         self._board_soon()
+
+    def _ring(self, offer: Offer, timeout: float) -> None:
+        """A channel that acts on offers (voice rings a phone) hears of this one, in a task of
+        its own: the router never waits for a phone."""
+        channel = self.core.channels.get(offer.interaction.channel)
+        if channel is None or type(channel).offer is Channel.offer:
+            return
+        task = asyncio.create_task(channel.offer(offer.interaction.id, offer.agent_id, rings=timeout))
+        self._ringing.add(task)
+        task.add_done_callback(self._rung)
+
+    def _rung(self, task: asyncio.Task[None]) -> None:
+        self._ringing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("routing: the channel failed to ring an offer", exc_info=task.exception())
 
     async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None,
                         reason: str = "") -> None:

@@ -21,6 +21,7 @@ from plugins.voice.esl.errors import ConnectionLost
 from plugins.voice.esl.link import Options
 from plugins.voice.esl.outbound import OutboundServer
 from plugins.voice.esl.supervisor import Supervisor
+from plugins.voice.ringing import ring
 
 if TYPE_CHECKING:
     from hub.facade import Hub
@@ -81,6 +82,14 @@ class VoiceChannel(Channel):
         if self.outbound is not None:
             await self.outbound.close()
         self.outbound = None
+
+    async def offer(self, interaction_id: int, agent_id: int, *, rings: float) -> None:
+        """Ring the agent's phone; the answer takes the offer and bridges the caller."""
+        connection = self.supervisor.connection if self.supervisor is not None else None
+        if connection is None:
+            return  # the switch is away: the router's timer ends the offer and moves on
+        await ring(self.hub, connection, interaction_id, agent_id, endpoint=self.config.agent_endpoint,
+                   rings=rings)
 
     async def send(self, out: OutboundMessage) -> SendResult:
         raise ChannelError("a call carries no text messages; use the call controls")

@@ -38,6 +38,8 @@ class VoiceConfig(BaseModel):
     outbound_port: int = Field(default=8084, ge=0, le=65535)
     ivr_flow: str = ""
     """The IVR flow file (YAML, docs/voice/ivr.md); empty: the example flow shipped with the hub."""
+    agent_endpoint: str = "user/{number}"
+    """The dial string of an agent's phone; ``{number}`` is their agent number."""
     hold_music: str = "local_stream://moh"
     tts_engine: str = "flite"
     """FreeSWITCH's TTS module for prompts given as text only (``tts://<engine>|<voice>|<text>``)."""

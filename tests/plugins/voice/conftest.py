@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from freeswitch_double import FreeSwitchDouble
+from voice_support import VoiceHub
 
 import plugins.voice
 from hub.core import HubCore, create_hub
@@ -34,20 +35,18 @@ async def switch() -> AsyncIterator[FreeSwitchDouble]:
     await double.stop()
 
 
-VoiceHub = Callable[..., Awaitable[HubCore]]
-
-
 @pytest.fixture
 async def voice_hub(tmp_path: Path, database_url: str, switch: FreeSwitchDouble) -> AsyncIterator[VoiceHub]:
     """``await voice_hub(**voice_settings)``: a started hub whose voice channel uses ``switch``."""
     made: list[HubCore] = []
 
-    async def make(**voice: Any) -> HubCore:
+    async def make(*, routing: bool = False, **voice: Any) -> HubCore:
         section = {"esl_port": switch.port, "esl_password": PASSWORD, "reconnect_max_seconds": 0.5,
                    "outbound_port": 0, **voice}
         settings = load_settings(data_dir=tmp_path / f"hub{len(made)}", database_url=database_url,
                                  redis_url="", blocked_plugins=[], plugins={"voice": section},
-                                 run_jobs_in_process=True, routing=False)
+                                 run_jobs_in_process=True, routing=routing, leader_retry_seconds=0.1,
+                                 wrap_up_seconds=0.2)
         core = create_hub(settings, plugins=[plugins.voice], load_entry_points=False)
         made.append(core)
         await core.start()

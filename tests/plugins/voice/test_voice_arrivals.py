@@ -6,73 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
-from conftest import VoiceHub
-from freeswitch_double import Call, FreeSwitchDouble
-from sqlalchemy import select
+from freeswitch_double import FreeSwitchDouble
+from voice_support import VoiceHub, arrive, hub_with_flow, interactions, until
 
-from hub.core import HubCore
 from hub.db import transaction
-from hub.models import BlockedAddress, Interaction, Message
-from plugins.voice.channel import VoiceChannel
-
-FLOW = """
-name: test-line
-title: Test line
-language: zh-CN
-start: greeting
-blocked:
-  prompt: [{file: ivr/blocked.wav}]
-nodes:
-  greeting: {kind: play, title: Greeting, prompt: [{file: ivr/welcome.wav}], next: main}
-  main:
-    kind: menu
-    title: Main menu
-    prompt: [{file: ivr/main.wav}]
-    options:
-      1: {to: billing, label: Billing}
-      2: {to: bye, label: Goodbye}
-    invalid: [{file: ivr/invalid.wav}]
-    no_input: [{file: ivr/no_input.wav}]
-    tries: 2
-    timeout: 1
-    on_failure: billing
-  billing: {kind: queue, title: Billing desk, queue: billing, prompt: [{file: ivr/connecting.wav}]}
-  bye: {kind: hangup, title: Goodbye, prompt: [{file: ivr/bye.wav}]}
-"""
-
-
-async def hub_with_flow(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> VoiceChannel:
-    flow = tmp_path / "flow.yaml"
-    flow.write_text(FLOW, encoding="utf-8")
-    switch.media.update({f"ivr/{name}.wav": 0.05 for name in
-                         ("welcome", "main", "invalid", "no_input", "connecting", "bye", "blocked")})
-    core = await voice_hub(ivr_flow=str(flow))
-    channel = core.channels["voice"]
-    assert isinstance(channel, VoiceChannel) and channel.outbound is not None
-    return channel
-
-
-async def arrive(switch: FreeSwitchDouble, channel: VoiceChannel, caller: str = "+8613800138000") -> Call:
-    assert channel.outbound is not None
-    return await switch.incoming_call(caller=caller, destination="10086", dialplan=[
-        ("answer", ""), ("socket", f"127.0.0.1:{channel.outbound.port} async full")])
-
-
-async def interactions(core: HubCore) -> list[tuple[Interaction, Message]]:
-    async with core.sessions() as s:
-        return list((await s.execute(select(Interaction, Message).join(
-            Message, Message.interaction_id == Interaction.id).where(Interaction.channel == "voice"))).all())
-
-
-async def until(check: Any, seconds: float = 5.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.05)
+from hub.models import BlockedAddress, Interaction
 
 
 def apps_run(switch: FreeSwitchDouble) -> list[str]:

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from conftest import VoiceHub
 from freeswitch_double import FreeSwitchDouble
+from voice_support import VoiceHub
 
 from hub.channel import HealthState
 from hub.core import HubCore
