@@ -35,6 +35,7 @@ from typing import Any  # noqa: E402
 
 from freeswitch_double import FreeSwitchDouble  # noqa: E402
 from scratch_database import scratch_database  # noqa: E402
+from voice_support import FLOW, answer_menu  # noqa: E402
 
 import plugins.voice  # noqa: E402
 from hub.core import HubCore, create_hub  # noqa: E402
@@ -49,28 +50,6 @@ from plugins.voice.esl.connection import EslConnection  # noqa: E402
 from plugins.voice.esl.errors import ConnectionLost  # noqa: E402
 
 PASSWORD = "bench-pass"
-FLOW = """
-name: bench
-title: Bench line
-language: zh-CN
-start: greeting
-blocked:
-  prompt: [{file: ivr/blocked.wav}]
-nodes:
-  greeting: {kind: play, title: Greeting, prompt: [{file: ivr/welcome.wav}], next: main}
-  main:
-    kind: menu
-    title: Main menu
-    prompt: [{file: ivr/main.wav}]
-    options:
-      1: {to: billing, label: Billing}
-    invalid: [{file: ivr/invalid.wav}]
-    no_input: [{file: ivr/no_input.wav}]
-    tries: 3
-    timeout: 5
-    on_failure: billing
-  billing: {kind: queue, title: Billing desk, queue: billing}
-"""
 
 
 class Rang(list[Any]):
@@ -81,7 +60,7 @@ class Rang(list[Any]):
         self.at: list[float] = []
 
     def append(self, leg: Any) -> None:
-        self.at.append(time.perf_counter())
+        self.at.append(time.monotonic())  # the event loop's clock, as answer_menu's
         super().append(leg)
 
 
@@ -172,10 +151,7 @@ async def one_call(switch: FreeSwitchDouble, port: int, n: int, pressed: dict[st
     call = await switch.incoming_call(caller=f"+86138{n:08d}", destination="10086", dialplan=[
         ("answer", ""), ("socket", f"127.0.0.1:{port} async full")])
     # The caller answers the menu once it plays: from that digit on, the hub is on the clock.
-    while call.variables.get("current_application") != "play_and_get_digits":  # noqa: ASYNC110
-        await asyncio.sleep(0.005)
-    pressed[call.uuid] = time.perf_counter()
-    await call.press("1")
+    pressed[call.uuid] = await answer_menu(call, "1")
 
 
 async def measure(url: str, tmp: Path, calls: int, agents: int) -> dict[str, Any]:

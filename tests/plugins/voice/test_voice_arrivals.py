@@ -4,11 +4,10 @@ the IVR for the agent; a blocked caller hears why and is let go."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from freeswitch_double import FreeSwitchDouble
-from voice_support import VoiceHub, arrive, hub_with_flow, interactions, until
+from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, until
 
 from hub.db import transaction
 from hub.models import BlockedAddress, Interaction
@@ -25,8 +24,7 @@ async def test_pressing_1_puts_the_caller_in_the_billing_queue_with_their_path(
 ) -> None:
     channel = await hub_with_flow(voice_hub, tmp_path, switch)
     call = await arrive(switch, channel)
-    await asyncio.sleep(0.2)
-    await call.press("1")
+    await answer_menu(call, "1")
     rows = await until(lambda: interactions(channel.hub._core))
     assert len(rows) == 1
     interaction, message = rows[0]
@@ -44,8 +42,7 @@ async def test_a_caller_who_hangs_up_in_the_queue_is_counted_abandoned(
 ) -> None:
     channel = await hub_with_flow(voice_hub, tmp_path, switch)
     call = await arrive(switch, channel)
-    await asyncio.sleep(0.2)
-    await call.press("1")
+    await answer_menu(call, "1")
     [(waiting, _)] = await until(lambda: interactions(channel.hub._core))
     assert waiting.closed_at is None
     call.hangup("NORMAL_CLEARING")
@@ -67,8 +64,7 @@ async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
     async with transaction(channel.hub._core.sessions) as s:
         s.add(BlockedAddress(kind="phone", address="+8613900000000", reason="abuse"))
     call = await arrive(switch, channel, caller="+8613900000000")
-    await asyncio.sleep(0.2)
-    await call.press("1")
+    await answer_menu(call, "1")
     await call.ended()
     assert await interactions(channel.hub._core) == []
     assert "ivr/blocked.wav" in apps_run(switch), "told why before being let go"

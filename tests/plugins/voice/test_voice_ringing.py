@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from freeswitch_double import FreeSwitchDouble
-from voice_support import VoiceHub, arrive, hub_with_flow, interactions, until
+from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, until
 
 from hub.core import HubCore
 from hub.db import transaction
@@ -47,8 +47,7 @@ async def waiting_call(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDo
     switch.endpoint(f"user/{number}", **endpoint)
     agent_id = await staffed(channel.hub._core, number)
     call = await arrive(switch, channel)
-    await asyncio.sleep(0.2)
-    await call.press("1")
+    await answer_menu(call, "1")
     return channel, agent_id, call
 
 

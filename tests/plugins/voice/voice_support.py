@@ -74,3 +74,12 @@ async def until(check: Any, seconds: float = 5.0) -> Any:
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(0.05)
+
+
+async def answer_menu(call: Call, digits: str) -> float:
+    """Press ``digits`` once the IVR is waiting for them; when they were pressed."""
+    while call.variables.get("current_application") != "play_and_get_digits":  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    pressed = asyncio.get_running_loop().time()
+    await call.press(digits)
+    return pressed
