@@ -55,13 +55,17 @@ async def identify_caller(s: AsyncSession, number: str) -> Caller:
     """What is known of ``number`` (see the module docstring)."""
     spelled = spellings(number)
     customer = (await s.execute(
-        select(Customer.id, Customer.name, Customer.tier, Customer.region)
+        select(Customer.id, Customer.name, Customer.tier, Customer.region, CustomerTier.vip)
         .join(CustomerIdentity, CustomerIdentity.customer_id == Customer.id)
+        .outerjoin(CustomerTier, CustomerTier.name == Customer.tier)
         .where(CustomerIdentity.kind.in_(PHONE_KINDS), CustomerIdentity.address.in_(spelled))  # type: ignore[attr-defined]
         .order_by(CustomerIdentity.id).limit(1))).first()
-    customer_id, name, tier, region = customer if customer is not None else (None, "", "ordinary", "")
+    if customer is None:
+        customer_id, name, tier, region, vip = None, "", "ordinary", "", await _is_vip(s, "ordinary")
+    else:
+        customer_id, name, tier, region, vip = customer
     region = region or await _region_of(s, number)
-    return Caller(number, customer_id, name, tier, await _is_vip(s, tier), await _is_blocked(s, spelled),
+    return Caller(number, customer_id, name, tier, bool(vip), await _is_blocked(s, spelled),
                   region, await _outages(s, region))
 
 
