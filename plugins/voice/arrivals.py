@@ -68,7 +68,10 @@ class Arrivals:
         except (ChannelError, ConnectionLost):
             pass  # the caller hung up meanwhile: the path says where
         finally:
-            self.waiting.pop(session.uuid, None)
+            # A socket that closed without a hangup (the switch went away) may leave the call
+            # alive or not: the channel's reconciliation after the reconnect decides.
+            if session.hungup.is_set():
+                self.waiting.pop(session.uuid, None)
 
     async def _queue(self, session: OutboundSession, run: IvrRun, final: RouteToQueue, number: str) -> None:
         result = await self.hub.ingest(InboundMessage(

@@ -129,8 +129,12 @@ class VoiceChannel(Channel):
                     await self._call_ended(call)
 
     async def _call_ended(self, call: Call) -> None:
-        """A leg is over: what the hub did with it (its interaction, the agent) is settled."""
-        self.log.debug("voice: call %s ended (%s)", call.uuid, call.hangup_cause)
+        """A leg is over. A caller still waiting in a queue left: the interaction closes as
+        abandoned. The call's own socket usually says so first; this covers a call that
+        ended while the hub was not connected, whose socket went with the switch."""
+        interaction_id = self.arrivals.waiting.pop(call.uuid, None)
+        if interaction_id is not None and await self.hub.customer_left(interaction_id):
+            self.log.info("voice: call %s ended (%s) while waiting", call.uuid, call.hangup_cause)
 
     async def _watch_health(self) -> None:
         # The supervisor logs the changes itself; this keeps the health line current.

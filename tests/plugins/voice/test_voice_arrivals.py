@@ -57,6 +57,22 @@ async def test_a_caller_who_hangs_up_in_the_queue_is_counted_abandoned(
     assert call.uuid not in channel.arrivals.waiting
 
 
+async def test_a_call_lost_while_the_switch_restarted_is_counted_abandoned(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    channel = await hub_with_flow(voice_hub, tmp_path, switch)
+    call = await arrive(switch, channel)
+    await answer_menu(call, "1")
+    await until(lambda: interactions(channel.hub._core))
+    await switch.restart()  # the switch forgets the call and sends nobody its hangup
+
+    async def abandoned() -> bool:
+        [(row, _)] = await interactions(channel.hub._core)
+        return row.disposition == "abandoned"
+
+    assert await until(abandoned), "reconciled after the reconnect: the caller is gone"
+
+
 async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
     voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
 ) -> None:
