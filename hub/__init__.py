@@ -1,6 +1,6 @@
 """contacthub: a plugin-based multichannel contact center."""
 
-from hub.channel import Capabilities, Channel, Health, SendResult
+from hub.channel import Capabilities, Channel, Control, Health, SendResult
 from hub.hookspecs import hookimpl
 from hub.messages import AttachmentRef, InboundMessage, OutboundMessage
 
@@ -8,6 +8,7 @@ __all__ = [
     "AttachmentRef",
     "Capabilities",
     "Channel",
+    "Control",
     "Health",
     "InboundMessage",
     "OutboundMessage",

@@ -47,6 +47,27 @@ class Capabilities:
     read_receipts: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One thing a person can do to a live interaction of a channel (hold a call, mute it),
+    declared by the channel and offered by the inbox as a button with a key."""
+
+    action: str
+    """Its name in ``POST /api/interactions/{id}/controls/{action}`` and ``Channel.control``."""
+    label: str
+    key: str = ""
+    """The inbox's keyboard shortcut (``alt+<key>``); empty for none."""
+    params: tuple[str, ...] = ()
+    """Names of the values the person gives (``target``, ``digits``); strings, all required."""
+    supervisor: bool = False
+    """Only for supervisors (listen, whisper, barge), on any agent's interaction; otherwise
+    for the agent who holds the interaction."""
+    when: tuple[str, ...] = ()
+    """The live ``state`` values (``Channel.live``) it applies in; empty for always."""
+    private: tuple[str, ...] = ()
+    """Params kept out of the audit log (DTMF digits may be a card number)."""
+
+
 class HealthState(enum.StrEnum):
     """A channel's standing towards its peer."""
 
@@ -151,9 +172,26 @@ class Channel(abc.ABC):
         router's own timer ends an offer nobody reports. Runs as a task of its own: take as
         long as the ringing takes."""
 
-    async def control(self, interaction_id: int, action: str, **params: Any) -> None:
-        """Act on a live interaction (hold, transfer, mute...); channels without it refuse."""
+    def controls(self) -> tuple[Control, ...]:
+        """What people can do to this channel's live interactions (``control`` does it)."""
+        return ()
+
+    async def control(self, interaction_id: int, action: str, *, agent_id: int,
+                      params: dict[str, str]) -> dict[str, Any]:
+        """Do one of ``controls()`` to a live interaction for agent ``agent_id`` (the holder, or
+        the supervisor for a supervisor's control) and return the live state after it (as
+        ``live``). The hub has checked the action is declared, the person may use it and every
+        param is given. Raise ``ChannelError`` with words for the person when it cannot be
+        done now (the call is over, the number is refused): the inbox shows them."""
         raise ChannelError(f"channel {self.name!r} has no control action {action!r}")
+
+    async def live(self, interaction_id: int) -> dict[str, Any] | None:
+        """The live state of one of this channel's interactions, or None when it has none (not
+        a call, or the call is over). A dict with at least ``state`` (e.g. ``talking``,
+        ``held``, ``ended``), which ``Control.when`` is matched against; the rest is the
+        channel's (``muted``, ``recording``, ``legs``...) and shown by the inbox as given.
+        Push changes with ``Hub.live``."""
+        return None
 
     async def deliver(self, out: OutboundMessage) -> SendResult:
         """Send with retries and backoff; a failure is returned, never swallowed or raised."""

@@ -332,6 +332,45 @@ class Hub:
             return False
         return True
 
+    async def live(self, interaction_id: int, state: dict[str, Any]) -> None:
+        """Show what one of this channel's live interactions is doing now (``{"state":
+        "held", "muted": true, ...}``, as ``Channel.live`` returns it) on the screens that
+        follow it and on its agent's; call it on every change the agent should see."""
+        from hub.live import publish_live
+
+        async with self._core.sessions() as s:
+            await self._own(s, interaction_id)
+        await publish_live(self._core, interaction_id, state)
+
+    async def on_hold(self, interaction_id: int, held: bool) -> bool:
+        """The customer of one of this channel's interactions was put on hold (``held``) or
+        taken off it: its agent moves to hold or back to active in the ACD. False when the
+        agent was not in the state to leave (already there, or no agent)."""
+        from hub.live import set_held
+
+        async with self._core.sessions() as s:
+            await self._own(s, interaction_id)
+        return await set_held(self._core, interaction_id, held)
+
+    async def contact_ended(self, interaction_id: int, record: dict[str, Any], summary: str) -> bool:
+        """The contact is over on the channel's side (the call hung up) while an agent had it:
+        ``record`` (JSON: a call's legs, times, hang-up cause and side) is kept on the
+        interaction, ``summary`` goes into the customer's history, the agent goes to wrap-up,
+        and the screens hear the live state ``ended``. The agent still closes the interaction
+        with a disposition. Safe to repeat: False when it was recorded already or no agent
+        had the contact (a caller who left while waiting is ``customer_left``)."""
+        from hub.live import contact_ended
+
+        return await contact_ended(self._core, self.scope, interaction_id, record, summary)
+
+    async def requeue(self, interaction_id: int, queue: str, agent_id: int) -> None:
+        """Agent ``agent_id`` hands the interaction they hold to ``queue`` (a call transferred
+        to another department): it waits there with its first arrival time and routing offers
+        it again. ``InvalidRequest`` for an unknown queue or a contact that is not theirs."""
+        from hub.live import requeue
+
+        await requeue(self._core, self.scope, interaction_id, queue, agent_id)
+
     async def _agent_row(self, agent_id: int) -> Any:
         from hub.models import Agent
 

@@ -58,6 +58,11 @@ class Interaction(SQLModel, table=True):
     """When routing began to wait for an agent: a restart re-enqueues with this arrival time."""
     assigned_at: datetime | None = optional_timestamp()
     closed_at: datetime | None = optional_timestamp()
+    record: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict, server_default="{}"),
+    )
+    """What the channel measured of the contact once it ended (``Hub.contact_ended``): for a
+    call its legs, wait, ring, talk and hold times, who hung up and why, its recordings."""
 
 
 class Message(SQLModel, table=True):

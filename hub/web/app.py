@@ -13,6 +13,7 @@ from hub.routing.service import BOARD
 from hub.routing.states import TOPIC as STATES_TOPIC
 from hub.tickets.outages import TOPIC as OUTAGES
 from hub.web import (  # noqa: F401  (their routes join the API)
+    controls_api,
     message_html,
     routing_api,
     tickets_admin,

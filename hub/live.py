@@ -1,0 +1,116 @@
+"""Live interactions: what a channel reports while a contact is under way (a call held,
+muted, recorded) and when it is over, and how that reaches the agent's screen and state.
+
+The channel knows the call; the core knows the agent. A channel reports the call's live
+state (``publish_live``) and its turning points (``set_held``, ``contact_ended``); the core
+shows the state on the screens following the interaction, moves the agent between active,
+hold and wrap-up in the ACD, and keeps the contact's record on the interaction and a line
+of it in the customer's history. Every report may arrive twice (each hub process follows
+the same switch): each one is a conditional update that the second copy finds done.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, cast, select, update
+
+from hub.db import transaction
+from hub.errors import InvalidRequest
+from hub.events import InteractionEvent
+from hub.models import HistoryEntry, Interaction, InteractionStatus, utcnow
+from hub.routing.state_table import AgentState
+
+if TYPE_CHECKING:
+    from hub.core import HubCore
+
+log = logging.getLogger("contacthub.live")
+
+
+def live_topic(interaction_id: int) -> str:
+    return f"interaction:{interaction_id}"
+
+
+async def publish_live(core: HubCore, interaction_id: int, state: dict[str, Any]) -> None:
+    """Tell the screens following the interaction, and its agent's own screens (a call they
+    just answered pops up there), what the channel says the contact is doing now."""
+    payload = {"event": "live", "interaction_id": interaction_id, "live": state}
+    await core.bus.publish(live_topic(interaction_id), payload)
+    agent_id = await _holder(core, interaction_id)
+    if agent_id is not None:
+        from hub.routing.service import agent_topic
+
+        await core.bus.publish(agent_topic(agent_id), {"type": "live", **payload})
+
+
+async def set_held(core: HubCore, interaction_id: int, held: bool) -> bool:
+    """The customer was put on hold (or taken off it): the agent holding the interaction goes
+    to hold (or back to active) in the ACD. False when they were not in the state to leave."""
+    agent_id = await _holder(core, interaction_id)
+    if agent_id is None:
+        return False
+    source, target = (AgentState.ACTIVE, AgentState.HOLD) if held else (AgentState.HOLD, AgentState.ACTIVE)
+    try:
+        await core.states.change(agent_id, target, interaction_id=interaction_id, expect=source)
+    except InvalidRequest as err:
+        log.info("agent %s not moved to %s for interaction %s: %s", agent_id, target, interaction_id,
+                 err.message)
+        return False
+    return True
+
+
+async def contact_ended(core: HubCore, channel: str, interaction_id: int, record: dict[str, Any],
+                        summary: str) -> bool:
+    """The contact with the customer is over (the call hung up) while an agent had it: keep
+    the channel's ``record`` on the interaction and ``summary`` in the customer's history,
+    and put the agent in wrap-up. The interaction stays the agent's until they close it with
+    a disposition. False when it was already recorded (a second report) or nobody had it."""
+    async with transaction(core.sessions) as s:
+        row = (await s.execute(
+            update(Interaction).where(
+                Interaction.id == interaction_id, Interaction.channel == channel,
+                Interaction.agent_id.is_not(None),  # type: ignore[union-attr]
+                Interaction.status == InteractionStatus.ASSIGNED,
+                cast(Interaction.record, String) == "{}")
+            .values(record=record, updated_at=utcnow())
+            .returning(Interaction.customer_id, Interaction.agent_id))).first()
+        if row is None:
+            return False
+        s.add(HistoryEntry(customer_id=row.customer_id, interaction_id=interaction_id, channel=channel,
+                           kind="contact_ended", summary=summary[:500]))
+    try:
+        await core.states.change(row.agent_id, AgentState.WRAP_UP, interaction_id=interaction_id)
+    except InvalidRequest as err:
+        # Already wrapping up another contact, or logged out meanwhile: nothing to move.
+        log.info("agent %s not moved to wrap-up after interaction %s: %s", row.agent_id, interaction_id,
+                 err.message)
+    await publish_live(core, interaction_id, {"state": "ended", **record})
+    return True
+
+
+async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, agent_id: int) -> None:
+    """The agent holding the interaction hands it to ``queue``: it waits there with its first
+    arrival time and the agent is free of it (a call transferred to another department)."""
+    from hub.models import Queue
+
+    async with transaction(core.sessions) as s:
+        if (await s.execute(select(Queue.id).where(Queue.name == queue))).first() is None:
+            raise InvalidRequest("unknown_queue", f"there is no queue named {queue!r}")
+        row = (await s.execute(
+            update(Interaction).where(Interaction.id == interaction_id, Interaction.channel == channel,
+                                      Interaction.agent_id == agent_id,
+                                      Interaction.status == InteractionStatus.ASSIGNED)
+            .values(queue=queue, agent_id=None, status=InteractionStatus.QUEUED, updated_at=utcnow())
+            .returning(Interaction.customer_id))).first()
+        if row is None:
+            raise InvalidRequest("not_yours", "only the agent who has this contact may transfer it",
+                                 status=409)
+    await core.interaction_event(InteractionEvent("moved", interaction_id, channel, row.customer_id,
+                                                  queue=queue, agent_id=None))
+
+
+async def _holder(core: HubCore, interaction_id: int) -> int | None:
+    async with core.sessions() as s:
+        return (await s.execute(
+            select(Interaction.agent_id).where(Interaction.id == interaction_id))).scalar_one_or_none()

@@ -1,0 +1,81 @@
+"""Live controls over REST: what can be done to a live interaction (hold a call, transfer it,
+listen in) and doing it. The channel declares its controls and does them; the hub checks
+who may, and keeps the audit line."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from hub import inbox
+from hub.channel import Control
+from hub.errors import ChannelError, InvalidRequest, NotFound, PermissionDenied
+from hub.models import Agent, Interaction
+from hub.web.access import require
+from hub.web.api import AGENT, _id, api
+from hub.web.auth import audit, client_ip
+from hub.web.keys import CORE
+
+
+class ControlRequest(BaseModel):
+    """The values the control asks for (``Control.params``), by name."""
+
+    params: dict[str, str] = Field(default_factory=dict, max_length=10)
+
+
+def usable(agent: Agent, interaction: Interaction, control: Control) -> bool:
+    """A supervisor's control is for supervisors on anyone's interaction; the others are for
+    the agent who holds it."""
+    if control.supervisor:
+        return inbox.is_supervisor(agent)
+    return interaction.agent_id == agent.id
+
+
+def _controls(request: web.Request, interaction: Interaction) -> tuple[Control, ...]:
+    channel = request.app[CORE].channels.get(interaction.channel)
+    return channel.controls() if channel is not None else ()
+
+
+@api.route("GET", "/api/interactions/{id}/live",
+           summary="A live interaction's state and the controls I may use on it", role=AGENT)
+async def get_live(request: web.Request) -> dict[str, Any]:
+    agent = require(request)
+    core = request.app[CORE]
+    interaction = await inbox.get_interaction(core, agent, _id(request))
+    channel = core.channels.get(interaction.channel)
+    live = await channel.live(interaction.id or 0) if channel is not None else None
+    controls = [asdict(c) for c in _controls(request, interaction) if usable(agent, interaction, c)]
+    return {"live": live, "controls": controls, "record": interaction.record}
+
+
+@api.route("POST", "/api/interactions/{id}/controls/{action}",
+           summary="Use a live control (hold, mute, transfer, listen...) on an interaction", role=AGENT,
+           body=ControlRequest)
+async def use_control(request: web.Request, body: ControlRequest) -> dict[str, Any]:
+    agent = require(request)
+    core = request.app[CORE]
+    interaction = await inbox.get_interaction(core, agent, _id(request))
+    action = request.match_info["action"]
+    control = next((c for c in _controls(request, interaction) if c.action == action), None)
+    if control is None:
+        raise NotFound("control")
+    if not usable(agent, interaction, control):
+        raise PermissionDenied("only supervisors may do that" if control.supervisor
+                               else "only the agent who has this contact may do that")
+    missing = [name for name in control.params if not body.params.get(name, "").strip()]
+    if missing:
+        raise InvalidRequest("missing_params", f"give {', '.join(missing)} for {control.label}")
+    params = {name: body.params[name].strip() for name in control.params}
+    try:
+        live = await core.channel(interaction.channel).control(
+            interaction.id or 0, action, agent_id=int(agent.id or 0), params=params)
+    except ChannelError as err:
+        # The person's words, not a server failure: the call is over, the number refused...
+        raise InvalidRequest("control_failed", str(err), status=409) from err
+    shown = {k: ("…" if k in control.private else v) for k, v in params.items()}
+    await audit(core, agent, f"control.{action}", f"interaction:{interaction.id}",
+                " ".join(f"{k}={v}" for k, v in shown.items()), ip=client_ip(request))
+    return {"live": live}
