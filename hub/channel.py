@@ -66,6 +66,9 @@ class Control:
     """The live ``state`` values (``Channel.live``) it applies in; empty for always."""
     private: tuple[str, ...] = ()
     """Params kept out of the audit log (DTMF digits may be a card number)."""
+    pressed: str = ""
+    """For a toggle: the live field that shows it on (``muted``); the inbox shows the button
+    pressed while that field is true."""
 
 
 class HealthState(enum.StrEnum):

@@ -106,6 +106,21 @@ class Hub:
             )).scalar_one_or_none()
         return None if row is None else row.model_dump(mode="json")
 
+    async def open_interactions(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """This channel's open interactions, oldest first (``id``, ``thread_key``, ``status``,
+        ``agent_id``, ``queue``): what a live channel checks against its peer after the hub
+        restarted (which calls are still there)."""
+        from hub.models import Interaction
+
+        async with self._core.sessions() as s:
+            rows = (await s.execute(
+                select(Interaction.id, Interaction.thread_key, Interaction.status, Interaction.agent_id,
+                       Interaction.queue)
+                .where(Interaction.channel == self.scope, Interaction.closed_at.is_(None))  # type: ignore[union-attr]
+                .order_by(Interaction.id).limit(limit))).all()
+        return [{"id": r.id, "thread_key": r.thread_key, "status": r.status, "agent_id": r.agent_id,
+                 "queue": r.queue} for r in rows]
+
     async def messages_since(
         self, interaction_id: int, after_seq: int, limit: int = 500
     ) -> list[dict[str, Any]]:
@@ -362,6 +377,14 @@ class Hub:
         from hub.live import contact_ended
 
         return await contact_ended(self._core, self.scope, interaction_id, record, summary)
+
+    async def add_to_record(self, interaction_id: int, fields: dict[str, Any], summary: str) -> bool:
+        """Add ``fields`` to the record of one of this channel's contacts, after it ended (a
+        caller's survey score) and ``summary`` to the customer's history; False when there is
+        no such interaction of this channel."""
+        from hub.live import add_to_record
+
+        return await add_to_record(self._core, self.scope, interaction_id, fields, summary)
 
     async def requeue(self, interaction_id: int, queue: str, agent_id: int) -> None:
         """Agent ``agent_id`` hands the interaction they hold to ``queue`` (a call transferred

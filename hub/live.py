@@ -89,6 +89,23 @@ async def contact_ended(core: HubCore, channel: str, interaction_id: int, record
     return True
 
 
+async def add_to_record(core: HubCore, channel: str, interaction_id: int, fields: dict[str, Any],
+                        summary: str) -> bool:
+    """Add ``fields`` to the record of a contact (the caller's survey score, given after the
+    agent hung up) and ``summary`` to the customer's history. False for no such interaction."""
+    async with transaction(core.sessions) as s:
+        row = (await s.execute(
+            select(Interaction).where(Interaction.id == interaction_id, Interaction.channel == channel)
+            .with_for_update())).scalar_one_or_none()
+        if row is None:
+            return False
+        row.record = {**row.record, **fields}  # a new dict: the JSON column sees the change
+        row.updated_at = utcnow()
+        s.add(HistoryEntry(customer_id=row.customer_id, interaction_id=interaction_id, channel=channel,
+                           kind="record", summary=summary[:500]))
+    return True
+
+
 async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, agent_id: int) -> None:
     """The agent holding the interaction hands it to ``queue``: it waits there with its first
     arrival time and the agent is free of it (a call transferred to another department)."""

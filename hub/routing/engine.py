@@ -277,6 +277,14 @@ class Router:
         """Wait again after a restart, with the original arrival time; no cap, no placing yet."""
         self._enqueue(interaction, now)
 
+    def readmit(self, interaction: Interaction, now: float) -> Offer | None:
+        """A contact moved to another queue (a transfer): offered at once to a free eligible
+        agent there, else it waits with its original arrival time; no cap, it was admitted."""
+        offer = self._place(interaction, now)
+        if offer is None:
+            self._enqueue(interaction, now)
+        return offer
+
     def cancel(self, offer: Offer, now: float) -> list[Offer]:
         """Drop an offer whose interaction went elsewhere (moved to another agent); the agent's
         capacity returns and is filled again."""

@@ -307,10 +307,12 @@ class RoutingService:
             found = await stored.open_work(self.core.sessions, interaction_id)
             work = found[0] if found else None
         if work is not None and work.status != "assigned":
-            await self._place(work, self.clock(), restoring=moved)
+            await self._place(work, self.clock(), restoring=moved, moved=moved)
 
-    async def _place(self, work: OpenWork, now: float, *, restoring: bool = False) -> None:
-        """Admit and queue one contact; ``restoring`` skips what was decided at its arrival."""
+    async def _place(self, work: OpenWork, now: float, *, restoring: bool = False,
+                     moved: bool = False) -> None:
+        """Admit and queue one contact; ``restoring`` skips what was decided at its arrival, and
+        a ``moved`` one is offered at once if an agent of its new queue is free."""
         router, config = self.router, self.config
         assert router is not None and config is not None and self.rules is not None
         at = datetime.fromtimestamp(now, UTC)
@@ -320,7 +322,10 @@ class RoutingService:
             if closed is not None:
                 self._hold(queue, work, closed[0], now)
                 return
-            router.requeue(self._routed(work, queue), now)
+            if moved and (offer := router.readmit(self._routed(work, queue), now)) is not None:
+                await self._made([offer])
+            else:
+                router.requeue(self._routed(work, queue), now)
             self._wake()
             return
         self._roll_day(now)

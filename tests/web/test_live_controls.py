@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
-from test_routing_api import frame, settled, staff
+from test_routing_api import frame, staff
 from web_helpers import Client, Hub, served_hub
 
 from hub.channel import Channel, Control, Health
@@ -94,7 +94,8 @@ async def test_the_holder_sees_the_channels_controls_and_the_live_state(
     assert mine["live"] == {"state": "talking"} and mine["record"] == {}
     assert [c["action"] for c in mine["controls"]] == ["hold", "resume", "dtmf"]
     assert mine["controls"][0] == {"action": "hold", "label": "Hold", "key": "h", "params": [],
-                                   "supervisor": False, "when": ["talking"], "private": []}
+                                   "supervisor": False, "when": ["talking"], "private": [],
+                                   "pressed": ""}
     assert [c["action"] for c in supervising["controls"]] == ["listen"]
 
 
@@ -170,14 +171,19 @@ async def test_the_end_of_the_contact_keeps_its_record_and_puts_the_agent_in_wra
     assert shown["record"] == record
 
 
-async def test_a_contact_handed_to_another_queue_waits_there_and_frees_the_agent(
-        hub: Hub, alice: Client) -> None:
+async def test_a_contact_handed_to_another_queue_is_offered_there_at_once(
+        hub: Hub, alice: Client, bob: Client) -> None:
     call = await alices_call(hub, alice)
+    await staff(hub, "1002")
+    bobs = await bob.ws()
+    await bob.post("/api/me/state", json={"state": "idle"})
+    await frame(bobs, "agent_state", to_state="idle")
     phone = hub.core.facade("phone")
 
     await phone.requeue(call, "default", hub.agents["1001"].id or 0)
-    await settled(hub)
 
+    offer = await frame(bobs, "offer", kind="offered")
+    assert offer["interaction_id"] == call, "Bob is idle in the queue: he is offered it without waiting"
     async with hub.core.sessions() as s:
         row = await s.get(Interaction, call)
     assert row is not None and (row.status, row.agent_id, row.queue) == ("queued", None, "default")

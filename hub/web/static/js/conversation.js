@@ -1,6 +1,7 @@
 // The open conversation: transcript, live updates, reply, take and close.
 
 import { api } from './api.js';
+import { applyLiveFrame, loadLive } from './callbar.js';
 import { $, clear, h, newClientId } from './dom.js';
 import { _, formatDateTime, formatTime, locale } from './i18n.js';
 import { authorLabel, channelLabel, channelMark, deliveryLabel, statusLabel } from './labels.js';
@@ -63,6 +64,7 @@ async function load(id, { focusReply = false } = {}) {
   $('#conversation-empty').hidden = true;
   $('#conversation').hidden = false;
   hooks.live.send({ type: 'watch', interaction_id: id });
+  if (changed) loadLive(id);
   // Once closed, an agent no longer serves this customer: keep the panel as it was.
   if (changed || data.interaction.status !== 'closed') loadCustomer(data.interaction.customer_id, id);
   if (changed) loadCustomerTickets(data.interaction.customer_id);
@@ -224,6 +226,8 @@ export function applyInteractionFrame(frame) {
   } else if (frame.event === 'read' && frame.by === 'customer') {
     state.customerReadSeq = Math.max(state.customerReadSeq, frame.up_to_seq);
     for (const m of state.messages.values()) if (m.direction === 'out') replaceMessage(m.seq);
+  } else if (frame.event === 'live') {
+    applyLiveFrame(frame);
   } else if (frame.event === 'InteractionEvent') {
     catchUp();
   }

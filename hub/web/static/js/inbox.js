@@ -1,6 +1,7 @@
 // The agent inbox: the Waiting and Mine lists, live over /ws/agent, beside the open conversation.
 
 import { api } from './api.js';
+import { applyLiveFrame, initCallbar } from './callbar.js';
 import {
   applyInteractionFrame, catchUp, initConversation, leaveConversation, loadDispositions,
   openConversation, setOpenName,
@@ -26,6 +27,7 @@ async function boot() {
   initConversation({ live, refreshList, switchView });
   initKeys({ moveSelection, openSelected, switchView });
   initOffers({ opened: openAccepted });
+  initCallbar({ open: openAccepted });
   initMove({ moved: () => { refreshList(); catchUp(); } });
   initStatusBar();
   initTicketPanel();
@@ -144,6 +146,8 @@ function onFrame(frame) {
     refreshSoon();
   } else if (frame.type === 'offer') {
     applyOfferFrame(frame);
+  } else if (frame.type === 'live') {
+    applyLiveFrame(frame);
   } else if (frame.type === 'outage') {
     applyOutageFrame(frame);
   } else if (frame.type === 'error') {

@@ -1,5 +1,6 @@
 // Keyboard-first: every common action has a key; none fires while typing in a field.
 
+import { useControlByKey } from './callbar.js';
 import { chooseFile, focusReply, openCloseDialog, sendReply, takeOpen } from './conversation.js';
 import { $ } from './dom.js';
 import { loadRemoteImages } from './message_view.js';
@@ -30,6 +31,12 @@ function onKey(event, actions) {
   if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && event.target.id === 'reply-text') {
     event.preventDefault();
     sendReply();
+    return;
+  }
+  // Alt+key: the open call's controls (Alt+H hold, Alt+M mute...), as its channel declares them,
+  // even from the reply box: a call's controls must answer at once.
+  if (event.altKey && !event.ctrlKey && !event.metaKey && !anyDialogOpen() && event.key.length === 1) {
+    if (useControlByKey(event.code.startsWith('Key') ? event.code.slice(3) : event.key)) event.preventDefault();
     return;
   }
   if (typingIn(event.target)) {
