@@ -27,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "plugins" / "voice")]
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -120,8 +121,10 @@ async def hub_process(url: str, tmp: Path, switch: FreeSwitchDouble, flow: Path,
                       agents: int) -> tuple[asyncio.subprocess.Process, int]:
     """The hub in a process of its own, as in production: the switch's work is not its work."""
     outbound_port = free_port()
+    # CONTACTHUB_BENCH_PROFILE=<file>: the hub process runs under cProfile (stats in <file>).
+    profile = os.environ.get("CONTACTHUB_BENCH_PROFILE")
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-hub", url, str(tmp / "hub"), str(switch.port), str(outbound_port),
+        sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), __file__, "--serve-hub", url, str(tmp / "hub"), str(switch.port), str(outbound_port),
         str(flow), str(agents), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     assert child.stdout is not None
     line = await asyncio.wait_for(child.stdout.readline(), 120)

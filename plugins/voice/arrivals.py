@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from plugins.voice.ivr_call import IvrCall, Service
 if TYPE_CHECKING:
     from hub.facade import Hub
     from plugins.voice.esl.outbound import OutboundSession
+    from plugins.voice.live_calls import LiveCalls
 
 log = logging.getLogger("contacthub.channel.voice")
 CHANNEL = "voice"
@@ -39,15 +41,22 @@ def call_key(uuid: str) -> str:
 class Arrivals:
     """The ``OutboundServer`` handler: one IVR per call, then where the IVR sent it."""
 
-    def __init__(self, hub: Hub, flow: Flow, *, services: Mapping[str, Service] | None = None,
-                 hold_music: str = "local_stream://moh", tts_engine: str = "flite") -> None:
+    def __init__(self, hub: Hub, flow: Flow, *, live: LiveCalls,
+                 services: Mapping[str, Service] | None = None, hold_music: str = "local_stream://moh",
+                 tts_engine: str = "flite") -> None:
         self.hub = hub
         self.flow = flow
+        self.live = live
         self.services = dict(services or {})
         self.hold_music = hold_music
         self.tts_engine = tts_engine
         self.waiting: dict[str, int] = {}
         """Call UUID -> interaction id, for calls waiting in a queue or talking."""
+        self.paths: dict[str, list[dict[str, Any]]] = {}
+        """Call UUID -> the caller's path through the IVR, while the call is with the hub."""
+        self.queued: dict[int, tuple[str, float]] = {}
+        """Interaction id -> (the caller's leg, when it was queued), while the socket has it:
+        what ringing an agent needs without reading the interaction back."""
 
     async def __call__(self, session: OutboundSession) -> None:
         channel = session.channel
@@ -58,7 +67,7 @@ class Arrivals:
             final = await ivr.run()
             if isinstance(final, RouteToQueue):
                 await ivr.play(final.prompts)
-                await self._queue(session, run, final, number)
+                await self._queue(session, ivr, final, number)
             elif isinstance(final, Transfer):
                 await ivr.play(final.prompts)
                 await session.execute("transfer", final.target)
@@ -72,8 +81,15 @@ class Arrivals:
             # alive or not: the channel's reconciliation after the reconnect decides.
             if session.hungup.is_set():
                 self.waiting.pop(session.uuid, None)
+            self.paths.pop(session.uuid, None)
+            self.live.unfollow(session.uuid)
+            for interaction_id in [i for i, (leg, _) in self.queued.items() if leg == session.uuid]:
+                del self.queued[interaction_id]
 
-    async def _queue(self, session: OutboundSession, run: IvrRun, final: RouteToQueue, number: str) -> None:
+    async def _queue(self, session: OutboundSession, ivr: IvrCall, final: RouteToQueue, number: str) -> None:
+        run = ivr.ivr
+        self.paths[session.uuid] = run.path.as_list()
+        handoffs = self.live.follow(session.uuid)
         result = await self.hub.ingest(InboundMessage(
             channel=CHANNEL, external_id=call_key(session.uuid), sender=number or "anonymous",
             thread_key=call_key(session.uuid), text=f"Call: {run.path.summary()}",
@@ -81,20 +97,48 @@ class Arrivals:
             identities=(("phone", number),) if number else (),
             meta=self._meta(session, run, final)))
         self.waiting[session.uuid] = result.interaction_id
-        # Hold music until an agent takes the call or the caller gives up; the bridge or the
-        # hangup ends the playback.
-        music = asyncio.ensure_future(session.execute("playback", self.hold_music))
-        ended = [asyncio.ensure_future(session.hungup.wait()), asyncio.ensure_future(session.wait_closed())]
-        try:
-            await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in ended:
-                waiter.cancel()
+        self.queued[result.interaction_id] = (session.uuid, time.time())
+        while True:
+            handoff = await self._hold(session, handoffs)
+            if handoff == "requeued":
+                continue  # sent to another queue: music again until the next agent answers
+            if handoff == "ended" and not session.hungup.is_set():
+                await self._after_agent(session, ivr, result.interaction_id)
+            break
         if session.hungup.is_set() and await self.hub.customer_left(result.interaction_id):
             log.info("voice: caller %s hung up while waiting in %s", number or "anonymous", final.queue)
+
+    async def _hold(self, session: OutboundSession, handoffs: asyncio.Queue[str]) -> str:
+        """Hold music until the caller hangs up (``hungup``), the socket closes (``closed``) or
+        the agent's leg goes while the caller stays (what ``LiveCalls.follow`` says). The
+        bridge to an agent stops the music on the switch; the caller is parked when it ends."""
+        music = asyncio.ensure_future(session.execute("playback", self.hold_music))
+        waiters = {asyncio.ensure_future(session.hungup.wait()): "hungup",
+                   asyncio.ensure_future(session.wait_closed()): "closed",
+                   asyncio.ensure_future(handoffs.get()): ""}
+        try:
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        first = next(iter(done))
+        outcome = waiters[first] or str(first.result())
+        if not music.done():
             music.cancel()
             with contextlib.suppress(asyncio.CancelledError, ChannelError, ConnectionLost):
                 await music
+        return outcome
+
+    async def _after_agent(self, session: OutboundSession, ivr: IvrCall, interaction_id: int) -> None:
+        """The agent hung up first: the caller hears the survey (or goodbye), then the call ends."""
+        final = await ivr.after_agent()
+        score = ivr.ivr.score
+        if score is not None:
+            await self.hub.add_to_record(interaction_id, {"survey_score": score},
+                                         f"satisfaction survey: {score}")
+        if isinstance(final, Hangup) and not session.hungup.is_set():
+            await ivr.play(final.prompts)
+            await session.hangup("NORMAL_CLEARING")
 
     def _meta(self, session: OutboundSession, run: IvrRun, final: RouteToQueue) -> dict[str, Any]:
         return {"kind": "call", "call_uuid": session.uuid, "queue": final.queue,

@@ -70,8 +70,8 @@ class CallTable:
             if uuid in self._ended or event.get("Channel-State") in _GONE \
                     or event.name == "CHANNEL_HANGUP_COMPLETE":
                 return None  # over already: nothing to keep
-            call = self.calls[uuid] = _from_event(event, _when(event, self.clock))
-        _APPLY.get(event.name, _state_only)(call, event, _when(event, self.clock))
+            call = self.calls[uuid] = _from_event(event, event_time(event, self.clock))
+        _APPLY.get(event.name, _state_only)(call, event, event_time(event, self.clock))
         if call.ended:
             self._end(call)
         return call
@@ -99,7 +99,7 @@ class CallTable:
         return lost, found
 
 
-def _when(event: Event, clock: Callable[[], float]) -> float:
+def event_time(event: Event, clock: Callable[[], float]) -> float:
     """When the switch says the event happened (its own clock, µs), else now."""
     stamp = event.get("Event-Date-Timestamp") or ""
     return int(stamp) / 1_000_000 if stamp.isdigit() else clock()

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, ClassVar
+import time
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from hub.channel import Capabilities, Channel, Health, HealthState, SendResult
+from hub.channel import Capabilities, Channel, Control, Health, HealthState, SendResult
 from hub.errors import ChannelError
+from plugins.voice.adoption import adopt
 from plugins.voice.arrivals import Arrivals
-from plugins.voice.calls import Call, CallTable
+from plugins.voice.call_control import CONTROLS, CallControl
+from plugins.voice.calls import LOST, Call, CallTable
 from plugins.voice.config import VoiceConfig, load_ivr_flow
 from plugins.voice.esl.connection import EslConnection
 from plugins.voice.esl.errors import ConnectionLost
 from plugins.voice.esl.link import Options
 from plugins.voice.esl.outbound import OutboundServer
 from plugins.voice.esl.supervisor import Supervisor
+from plugins.voice.live_calls import AgentLeg, LiveCalls
 from plugins.voice.ringing import ring
 
 if TYPE_CHECKING:
@@ -29,8 +35,10 @@ if TYPE_CHECKING:
 
 CALL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
                "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
-               "CHANNEL_HANGUP_COMPLETE", "DTMF", "HEARTBEAT")
+               "CHANNEL_HANGUP_COMPLETE", "DTMF", "RECORD_START", "RECORD_STOP", "HEARTBEAT")
 """What the hub listens to on the shared connection (per-call control uses its own)."""
+AGENT_NUMBER_SECONDS = 60.0
+"""How long an agent's number is trusted before it is read again (an admin may change it)."""
 
 
 class VoiceChannel(Channel):
@@ -44,11 +52,17 @@ class VoiceChannel(Channel):
         self.config = VoiceConfig.from_settings(hub.settings)
         self.flow = load_ivr_flow(self.config)
         self.calls = CallTable()
+        self.live_calls = LiveCalls(hub)
         self.supervisor: Supervisor | None = None
         self.arrivals = Arrivals(hub, self.flow, hold_music=self.config.hold_music,
-                                 tts_engine=self.config.tts_engine)
+                                 tts_engine=self.config.tts_engine, live=self.live_calls)
+        self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
         self.outbound: OutboundServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._adopted = False
+        self._numbers: dict[int, tuple[str, float]] = {}
+        self._ringing: dict[tuple[int, int], str] = {}
+        """(interaction, agent) -> the agent phone's leg while it rings for that offer."""
 
     async def start(self) -> None:
         if not self.config.configured:
@@ -85,11 +99,63 @@ class VoiceChannel(Channel):
 
     async def offer(self, interaction_id: int, agent_id: int, *, rings: float) -> None:
         """Ring the agent's phone; the answer takes the offer and bridges the caller."""
-        connection = self.supervisor.connection if self.supervisor is not None else None
+        connection = self._connection()
         if connection is None:
             return  # the switch is away: the router's timer ends the offer and moves on
-        await ring(self.hub, connection, interaction_id, agent_id, endpoint=self.config.agent_endpoint,
-                   rings=rings)
+        leg = self._ringing[(interaction_id, agent_id)] = str(uuid.uuid4())
+        caller, queued_at = self.arrivals.queued.get(interaction_id, (None, None))
+        try:
+            rung = await ring(self.hub, connection, interaction_id, agent_id,
+                              endpoint=self.config.agent_endpoint, rings=rings, leg=leg, caller=caller,
+                              agent_number=await self._agent_number(agent_id),
+                              hold_music=self.config.hold_music)
+        finally:
+            self._ringing.pop((interaction_id, agent_id), None)
+        if rung is None:
+            return
+        if queued_at is None:  # not queued by this run of the hub: the interaction says when
+            queued = (await self.hub.interaction(interaction_id))
+            queued_at = datetime.fromisoformat(str(queued["queued_at"] or queued["created_at"])).timestamp()
+        call = await self.live_calls.answered(
+            interaction_id, rung.customer,
+            AgentLeg(rung.leg, agent_id, rung.agent_number, rung.rung_at, rung.answered_at),
+            queued_at=queued_at, ivr_path=self.arrivals.paths.get(rung.customer, []))
+        if self.config.record_calls and call.recording == "off":
+            try:
+                await self.call_control.start_recording(call)
+            except ChannelError as err:
+                self.log.warning("voice: call %s is not recorded: %s", rung.customer, err)
+            await self.live_calls.publish(call)
+
+    async def _agent_number(self, agent_id: int) -> str:
+        """An agent's number (their phone's extension), read at most once a minute: one read
+        less on the way from the caller's digit to the ringing phone."""
+        number, read_at = self._numbers.get(agent_id, ("", 0.0))
+        if time.monotonic() - read_at > AGENT_NUMBER_SECONDS:
+            number = str((await self.hub.agent(agent_id))["number"])
+            self._numbers[agent_id] = (number, time.monotonic())
+        return number
+
+    async def offer_ended(self, interaction_id: int, agent_id: int) -> None:
+        """The offer ended unanswered (the caller left, its time ran out): the phone stops
+        ringing now rather than at the end of the originate's own timeout."""
+        leg, connection = self._ringing.get((interaction_id, agent_id)), self._connection()
+        if leg is None or connection is None:
+            return
+        # Answered or gone in the meantime: the ringing task sorts that out.
+        with contextlib.suppress(ChannelError):
+            await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
+
+    def controls(self) -> tuple[Control, ...]:
+        return CONTROLS
+
+    async def control(self, interaction_id: int, action: str, *, agent_id: int,
+                      params: dict[str, str]) -> dict[str, Any]:
+        return await self.call_control(interaction_id, action, agent_id, params)
+
+    async def live(self, interaction_id: int) -> dict[str, Any] | None:
+        call = self.live_calls.get(interaction_id)
+        return call.live() if call is not None else None
 
     async def send(self, out: OutboundMessage) -> SendResult:
         raise ChannelError("a call carries no text messages; use the call controls")
@@ -98,6 +164,9 @@ class VoiceChannel(Channel):
         if self.supervisor is not None:
             self._refresh_health()
         return self.current_health
+
+    def _connection(self) -> EslConnection | None:
+        return self.supervisor.connection if self.supervisor is not None else None
 
     @property
     def _peer(self) -> str:
@@ -119,12 +188,17 @@ class VoiceChannel(Channel):
         if lost or found:
             self.log.info("voice: after connecting, %d calls had ended meanwhile and %d were new",
                           len(lost), len(found))
+        if not self._adopted:
+            # Once per run of the hub: what a previous run left open, checked against the switch.
+            self._adopted = True
+            await adopt(self.hub, self.calls, self.live_calls, self.arrivals, connection)
         self._tasks.append(asyncio.create_task(self._pump(connection), name="voice:events"))
 
     async def _pump(self, connection: EslConnection) -> None:
         with contextlib.suppress(ConnectionLost):
             async for event in connection.events:
                 call = self.calls.apply(event)
+                await self.live_calls.on_event(event)
                 if call is not None and call.ended:
                     await self._call_ended(call)
 
@@ -135,6 +209,13 @@ class VoiceChannel(Channel):
         interaction_id = self.arrivals.waiting.pop(call.uuid, None)
         if interaction_id is not None and await self.hub.customer_left(interaction_id):
             self.log.info("voice: call %s ended (%s) while waiting", call.uuid, call.hangup_cause)
+        live = self.live_calls.of_leg(call.uuid)
+        if live is not None and live.ended_at is None:
+            # Its hangup was never heard (the switch was away): the call ends as the switch says.
+            live.hangup_cause = live.hangup_cause or call.hangup_cause
+            side = "customer" if call.uuid == live.customer else "agent"
+            live.hangup_side = live.hangup_side or ("switch" if call.hangup_cause == LOST else side)
+            await self.live_calls.end(live, call.ended_at)
 
     async def _watch_health(self) -> None:
         # The supervisor logs the changes itself; this keeps the health line current.

@@ -41,6 +41,12 @@ class VoiceConfig(BaseModel):
     agent_endpoint: str = "user/{number}"
     """The dial string of an agent's phone; ``{number}`` is their agent number."""
     hold_music: str = "local_stream://moh"
+    transfer_context: str = "default"
+    """The dialplan context an outside number is transferred or dialled through."""
+    recordings_dir: str = "/var/lib/freeswitch/recordings"
+    """Where FreeSWITCH writes call recordings (a path on the switch's machine)."""
+    record_calls: bool = False
+    """Record every call from the moment the agent answers (agents may still pause it)."""
     tts_engine: str = "flite"
     """FreeSWITCH's TTS module for prompts given as text only (``tts://<engine>|<voice>|<text>``)."""
     command_seconds: float = Field(default=10, gt=0)

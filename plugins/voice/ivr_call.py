@@ -53,7 +53,13 @@ class IvrCall:
 
     async def run(self) -> Action:
         """Drive the IVR to its end; a hangup anywhere ends it as ``CallerHungUp`` would."""
-        action = self.ivr.start()
+        return await self._drive(self.ivr.start())
+
+    async def after_agent(self) -> Action:
+        """The agent left and the caller stayed: drive the survey (or the goodbye) to its end."""
+        return await self._drive(self.ivr.after_agent())
+
+    async def _drive(self, action: Action) -> Action:
         while not self.ivr.done:
             action = self.ivr.feed(await self._answer(action))
         return action

@@ -49,7 +49,10 @@ class OutboundSession(Link):
         return self.channel.unique_id or ""
 
     async def handshake(self, linger: int | None = 10, *, reply_seconds: float = 5.0) -> None:
-        """``connect``, ``myevents json`` and ``linger``; then the session is ready."""
+        """``connect``, ``myevents json``, ``resume`` and ``linger``; then the session is ready.
+
+        ``resume``: if this socket closes (the hub restarts), the call goes on in the dialplan
+        instead of being hung up; a caller talking to an agent keeps talking."""
         self._start()
         reply = await self.request("connect", reply_seconds=reply_seconds)
         if not reply.reply_text.startswith("+OK"):
@@ -58,6 +61,7 @@ class OutboundSession(Link):
         self.socket_mode = reply.header("Socket-Mode") or ""
         self.control = reply.header("Control") or ""
         await self.command("myevents json", reply_seconds=reply_seconds)
+        await self.command("resume", reply_seconds=reply_seconds)
         if linger is not None:
             await self._linger_for(linger, reply_seconds)
         self._watch_peer()

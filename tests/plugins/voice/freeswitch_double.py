@@ -4,6 +4,17 @@ Start one per test (``async with FreeSwitchDouble(time_scale=0.01) as fs``), con
 to mod_event_socket, and script calls: ``await fs.incoming_call(...)``, ``fs.endpoint("user/1001")``,
 ``await call.press("1")``, ``call.hangup()``, ``await call.socket("127.0.0.1:PORT async full")``.
 Behaviour follows the voice/fax reference (sections 1, 2, 3 and 6) and the captures in ``captures/``.
+
+Where the modules are:
+
+- ``_wire``, ``_conn``, ``_commands``, ``_outbound``: the ESL protocol, inbound and outbound;
+- ``_channel``, ``_calls``, ``_steps``, ``_handle``: legs, their sessions, and a test's ``Call``;
+- ``_apps``: dialplan applications and sendmsg; ``_dial``: originate, bridge, uuid_bridge, transfer;
+- ``_api``: mod_commands' api commands; ``_media``: uuid_hold and hold music, uuid_audio,
+  uuid_record masks, and ``leg.hears`` (what a leg's far end hears now: leg uuids and media);
+- ``_conference``, ``_conference_api``: mod_conference rooms (``fs.conferences[<room>]``, members
+  as ``leg.member``), the ``conference`` application and api; ``_eavesdrop``: eavesdrop and
+  three_way, whose mode shows as ``leg.eavesdrop_mode`` with ``leg.eavesdrop_target``.
 """
 
 from __future__ import annotations
@@ -14,13 +25,17 @@ import random
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freeswitch_double_api import VERSION, run_api, uptime_text
 from freeswitch_double_calls import Endpoint, Leg, prelude, sofia_inbound, start_inbound
 from freeswitch_double_channel import new_uuid
 from freeswitch_double_conn import Connection
+from freeswitch_double_handle import Call, wait_all
 from freeswitch_double_wire import SHUTDOWN_TEXT, Event, log_frame
+
+if TYPE_CHECKING:
+    from freeswitch_double_conference import Conference
 
 DEFAULT_EXTENSIONS: dict[str, list[tuple[str, str]]] = {
     # The extensions the captures dial: 9196 echo, 9664 tone loop, park (reference section 7).
@@ -28,63 +43,6 @@ DEFAULT_EXTENSIONS: dict[str, list[tuple[str, str]]] = {
     "9664": [("answer", ""), ("playback", "tone_stream://%(2000,4000,440,480);loops=-1")],
     "park": [("park", "")],
 }
-
-
-async def wait_all(waits: list[Coroutine[Any, Any, Any]], within: float) -> None:
-    """Wait for all of them, at most ``within`` seconds; what is left is cancelled."""
-    if not waits:
-        return
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    _, pending = await asyncio.wait(tasks, timeout=within)
-    for task in pending:
-        task.cancel()
-
-
-class Call:
-    """A test's handle on one leg: press digits, hang up, run applications, hand it to a socket."""
-
-    def __init__(self, leg: Leg) -> None:
-        self.leg = leg
-
-    @property
-    def uuid(self) -> str:
-        """The leg's Unique-ID."""
-        return self.leg.uuid
-
-    @property
-    def variables(self) -> dict[str, str]:
-        """The leg's channel variables."""
-        return self.leg.variables
-
-    async def press(self, digits: str) -> None:
-        """RFC 2833 digits from the caller: one DTMF event each, then the running app sees them."""
-        self.leg.switch.press(self.leg, digits)
-        await asyncio.sleep(0)
-
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """The far end hangs up (BYE); the hangup events follow as the application unwinds."""
-        self.leg.hangup(cause)
-
-    async def execute(self, app: str, arg: str = "") -> None:
-        """Add a dialplan step (for calls created with ``dialplan=[]``)."""
-        self.leg.plan.append((app, arg))
-        self.leg.poke()
-        await asyncio.sleep(0)
-
-    async def socket(self, target: str, within: float = 5.0) -> Connection:
-        """Run ``socket <target>``: the double dials our outbound server; returns once TCP connects."""
-        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
-        self.leg.socket_result = future
-        if self.leg.parked:
-            self.leg.plan.appendleft(("socket", target))
-            self.leg.poke("transfer")
-        else:
-            await self.execute("socket", target)
-        return await asyncio.wait_for(future, within)
-
-    async def ended(self, within: float = 5.0) -> None:
-        """Wait until CHANNEL_HANGUP_COMPLETE has been fired."""
-        await asyncio.wait_for(self.leg.finished.wait(), within)
 
 
 class FreeSwitchDouble:
@@ -117,7 +75,8 @@ class FreeSwitchDouble:
         self.endpoints: dict[str, Endpoint] = {}
         self.extensions: dict[tuple[str, str | None], list[tuple[str, str]]] = {
             (number, None): steps for number, steps in DEFAULT_EXTENSIONS.items()}
-        self.global_vars: dict[str, str] = {"hostname": hostname}
+        # vars.xml of the vanilla configuration sets hold_music; channels fall back to globals.
+        self.global_vars: dict[str, str] = {"hostname": hostname, "hold_music": "local_stream://moh"}
         self.command_log: list[tuple[int, str]] = []
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -128,6 +87,8 @@ class FreeSwitchDouble:
     def _reset_core(self) -> None:
         self.core_uuid = new_uuid()
         self.channels: dict[str, Leg] = {}
+        self.conferences: dict[str, Conference] = {}  # mod_conference rooms by name
+        self.member_ids = itertools.count(1)  # conference member ids, one sequence per switch
         self.sequence = itertools.count(500)  # a fresh FreeSWITCH is a few hundred events in (06)
         self._sessions = itertools.count(1)
         self.session_counter = self.peak = 0
@@ -201,6 +162,7 @@ class FreeSwitchDouble:
         await wait_all([c.closing(1.0) for c in self.connections], 2.0)
         self.connections.clear()
         self.channels.clear()
+        self.conferences.clear()
 
     async def __aenter__(self) -> FreeSwitchDouble:
         await self.start()

@@ -1,7 +1,8 @@
 """API commands of the FreeSWITCH double (``api``/``bgapi``), with the output texts of 1.10.12.
 
 Texts come from the captures (05, 06, 11, 11b, 23) and the reference; commands it does not show
-keep mod_commands' own strings and are marked "not in the reference".
+keep mod_commands' own strings and are marked "not in the reference". ``conference`` is in
+freeswitch_double_conference_api; uuid_hold, uuid_audio and uuid_record in freeswitch_double_media.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 from freeswitch_double_apps import queue_message
 from freeswitch_double_calls import Leg
 from freeswitch_double_channel import HANGUP_CAUSES
-from freeswitch_double_dial import hold, originate_api, transfer, uuid_bridge
+from freeswitch_double_conference_api import api_conference
+from freeswitch_double_dial import originate_api, transfer, uuid_bridge
+from freeswitch_double_media import api_uuid_audio, api_uuid_record, hold
 from freeswitch_double_wire import serialize_json, serialize_plain
 
 if TYPE_CHECKING:
@@ -179,7 +182,7 @@ async def api_uuid_hold(switch: FreeSwitchDouble, arg: str) -> str:
         return "-USAGE: [off|toggle] <uuid> [<display>]\n"
     mode = parts[0].lower() if parts[0].lower() in ("off", "toggle") else ""
     uuid = parts[1] if mode and len(parts) > 1 else parts[0]
-    return "+OK Success\n" if hold(switch.locate(uuid), mode) else "-ERR Operation failed\n"
+    return "+OK Success\n" if await hold(switch.locate(uuid), mode) else "-ERR Operation failed\n"
 
 
 async def api_uuid_transfer(switch: FreeSwitchDouble, arg: str) -> str:
@@ -224,34 +227,10 @@ async def api_uuid_break(switch: FreeSwitchDouble, arg: str) -> str:
     if "all" in flag:
         while not leg.messages.empty():
             leg.messages.get_nowait()
+    if leg.broadcasting:
+        leg.stop_broadcast = True  # CF_BROADCAST: the whole broadcast stops, hold music included
     leg.poke("break")
     return "+OK\n"
-
-
-async def api_uuid_record(switch: FreeSwitchDouble, arg: str) -> str:
-    """uuid_record <uuid> start|stop|mask|unmask <path> [limit]: RECORD_START / RECORD_STOP events."""
-    parts = arg.split(" ")
-    if len(parts) < 3 or not all(parts[:3]):
-        return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
-    leg = switch.locate(parts[0])
-    if leg is None:
-        return "-ERR Cannot locate session!\n"
-    action, path = parts[1].lower(), parts[2]
-    if action == "start":
-        leg.recordings.append(path)
-        leg.fire("RECORD_START", after=[("Record-File-Path", path)])
-        return "+OK Success\n"
-    if action == "stop":
-        stopping = list(leg.recordings) if path == "all" else [p for p in leg.recordings if p == path]
-        if not stopping:
-            return "-ERR Cannot stop record session!\n"
-        for item in stopping:
-            leg.recordings.remove(item)
-            leg.fire("RECORD_STOP", after=[("Record-File-Path", item)])
-        return "+OK Success\n"
-    if action in ("mask", "unmask"):
-        return "+OK Success\n" if path in leg.recordings else f"-ERR Cannot {action} recording session!\n"
-    return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
 
 
 async def api_uuid_send_dtmf(switch: FreeSwitchDouble, arg: str) -> str:
@@ -370,6 +349,7 @@ API: dict[str, Api] = {
     "uuid_break": api_uuid_break, "uuid_record": api_uuid_record, "uuid_send_dtmf": api_uuid_send_dtmf,
     "uuid_recv_dtmf": api_uuid_recv_dtmf, "uuid_dump": api_uuid_dump, "show": api_show,
     "hupall": api_hupall, "originate": api_originate, "echo": api_echo, "create_uuid": api_create_uuid,
+    "conference": api_conference, "uuid_audio": api_uuid_audio,
 }
 
 

@@ -2,7 +2,10 @@
 
 Every application is wrapped in CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE with Application,
 Application-Data, Application-Response and Application-UUID (captures 12, 20, 22, 23). Media time
-is multiplied by the double's ``time_scale`` so tests stay fast.
+is multiplied by the double's ``time_scale`` so tests stay fast. ``eavesdrop``, ``three_way`` and
+``conference`` live in their own modules (freeswitch_double_eavesdrop, _conference); a bridge that
+loses a side follows switch_ivr_multi_threaded_bridge (``bridged``: park_after_bridge,
+hangup_after_bridge).
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from freeswitch_double_calls import Leg, start_inbound
-from freeswitch_double_channel import new_uuid, now_us
-from freeswitch_double_dial import bridge_vars, dial, fire_bridge
+from freeswitch_double_channel import new_uuid, now_us, switch_true
+from freeswitch_double_dial import after_peer_left, bridge_vars, dial, fire_bridge
 
 App = Callable[[Leg, str], Awaitable[str | None]]
 # Applications FreeSWITCH knows but the double only acknowledges (they have no visible effect here).
@@ -83,19 +86,33 @@ async def run_messages(leg: Leg) -> None:
 
 
 async def handle_message(leg: Leg, headers: dict[str, str]) -> None:
-    """switch_ivr_parse_event: execute (loops, Event-UUID -> Application-UUID) or hangup."""
+    """switch_ivr_parse_event: execute (loops, Event-UUID -> Application-UUID) or hangup.
+
+    CF_BROADCAST is up while the application runs; ``loops: -1`` (what switch_ivr_broadcast sends
+    for hold music) repeats it until CF_STOP_BROADCAST (``leg.stop_broadcast``) ends it."""
     command = headers.get("call-command", "").lower()
     if command == "execute":
         app = headers.get("execute-app-name", "")
         arg = headers.get("execute-app-arg") or headers.get("_body", "")
-        loops = max(int(headers.get("loops", "1")) if headers.get("loops", "1").isdigit() else 1, 1)
-        for index in range(loops):
-            if leg.is_down:
-                break
-            await execute(leg, app, arg, headers.get("event-uuid"), (index + 1, loops))
+        loops_text = headers.get("loops", "1")
+        forever = loops_text.startswith("-")
+        loops = max(int(loops_text) if loops_text.isdigit() else 1, 1)
+        index = 0
+        leg.broadcasting = True
+        try:
+            while not leg.is_down and (broadcast_goes_on(leg) if forever else index < loops):
+                index += 1
+                await execute(leg, app, arg, headers.get("event-uuid"), None if forever else (index, loops))
+        finally:
+            leg.broadcasting = leg.stop_broadcast = False
     elif command == "hangup":
         leg.hangup(headers.get("hangup-cause", "NORMAL_CLEARING").upper())
     # not in the reference: unicast, nomedia and xferext are accepted but have no effect in the double.
+
+
+def broadcast_goes_on(leg: Leg) -> bool:
+    """A looping broadcast ends on CF_STOP_BROADCAST, and when the leg leaves (transfer, hangup)."""
+    return not leg.stop_broadcast and leg.interrupt in (None, "break")
 
 
 def queue_message(leg: Leg, headers: dict[str, str]) -> None:
@@ -162,6 +179,7 @@ async def play(leg: Leg, path: str, stop_on_digit: bool = False) -> str:
     """One file: PLAYBACK_START, media time, PLAYBACK_STOP with Playback-Status done or break."""
     kind = path.split("://", 1)[0] if path.split("://", 1)[0] in ("tone_stream", "local_stream") else ""
     head = [("Playback-File-Type", kind), ("Playback-File-Path", path)]
+    leg.playing = path
     leg.fire("PLAYBACK_START", after=head)
     started = now_us()
     seconds = media_seconds(leg, path) * leg.switch.time_scale
@@ -175,6 +193,7 @@ async def play(leg: Leg, path: str, stop_on_digit: bool = False) -> str:
     leg.set_var("playback_seconds", str(int(played)))
     leg.set_var("playback_ms", str(int(played * 1000)))
     leg.set_var("playback_samples", str(int(played * 8000)))
+    leg.playing = None
     leg.fire("PLAYBACK_STOP", after=[*head, ("Playback-Status", "done" if done else "break")])
     return "FILE PLAYED"
 
@@ -283,31 +302,63 @@ async def app_bridge(leg: Leg, arg: str) -> str | None:
     leg.answer()
     bridge_vars(leg, other)
     fire_bridge(leg, other, "CHANNEL_BRIDGE")
-    while not leg.is_down and not other.is_down and leg.interrupt is None:
-        await leg.idle_until(lambda: leg.is_down or other.is_down or leg.interrupt is not None
-                             or not leg.messages.empty())
-        await run_messages(leg)  # sendmsg to a bridged leg runs inside the bridge (tested 23)
-    if not other.is_down:
-        other.hangup("NORMAL_CLEARING")
-    await other.finished.wait()
-    leg.set_var("bridge_hangup_cause", other.hangup_cause)
-    fire_bridge(leg, other, "CHANNEL_UNBRIDGE")
+    await bridged(leg, other)
     return None
 
 
+async def bridged(leg: Leg, other: Leg) -> None:
+    """The bridge app's side of an established bridge, until a side hangs up or leaves.
+
+    A side taken away (uuid_transfer, uuid_bridge) leaves the other one alone: the callee parks
+    with park_after_bridge=true and hangs up otherwise; the caller parks with park_after_bridge,
+    hangs up with hangup_after_bridge=true, or else goes on with its dialplan
+    (switch_ivr_multi_threaded_bridge; not in the reference)."""
+    def taken() -> bool:
+        return other.leaving_bridge or other.bridged_with is not leg
+
+    def over() -> bool:
+        return leg.is_down or other.is_down or leg.interrupt not in (None, "break") or taken()
+
+    while not over():
+        await leg.idle_until(lambda: over() or not leg.messages.empty())
+        if leg.interrupt == "break":
+            leg.interrupt = None  # uuid_break stops a playback, not the bridge
+        await run_messages(leg)  # sendmsg to a bridged leg runs inside the bridge (tested 23)
+    if not other.is_down and not taken():
+        after_peer_left(other)
+    if other.is_down:
+        await other.finished.wait()
+    leg.set_var("bridge_hangup_cause", other.hangup_cause)
+    fire_bridge(leg, other, "CHANNEL_UNBRIDGE")
+    if leg.is_down or leg.interrupt not in (None, "break"):
+        return
+    if switch_true(leg.variables.get("park_after_bridge")):
+        leg.plan.appendleft(("__park__", ""))
+    elif switch_true(leg.variables.get("hangup_after_bridge")):
+        leg.hangup(other.hangup_cause or "NORMAL_CLEARING")
+
+
 async def app_eavesdrop(leg: Leg, arg: str) -> str | None:
-    """eavesdrop <uuid>: MEDIA_BUG_START on the target, DTMF 0-3 change mode silently, * stops (22)."""
-    target = leg.switch.locate(arg)
-    if target is None:
-        return None
-    bug = [("Media-Bug-Function", "eavesdrop"), ("Media-Bug-Target", target.uuid)]
-    target.fire("MEDIA_BUG_START", before=bug)
-    while True:
-        await leg.idle_until(lambda: not leg.dtmf.empty() or leg.is_down or target.is_down
-                             or leg.interrupt is not None)
-        if leg.dtmf.empty() or leg.dtmf.get_nowait() == "*":
-            break
-    target.fire("MEDIA_BUG_STOP", before=bug)
+    """eavesdrop <uuid>: listen in; DTMF 0-3 change the mode silently, * stops (22)."""
+    from freeswitch_double_eavesdrop import eavesdrop  # it builds on this module
+
+    await eavesdrop(leg, arg, dtmf=True)
+    return None
+
+
+async def app_three_way(leg: Leg, arg: str) -> str | None:
+    """three_way <uuid>: eavesdrop talking to both sides from the start, no DTMF control."""
+    from freeswitch_double_eavesdrop import eavesdrop  # it builds on this module
+
+    await eavesdrop(leg, arg, dtmf=False)
+    return None
+
+
+async def app_conference(leg: Leg, arg: str) -> str | None:
+    """conference <room>[@<profile>][+<pin>][+flags{mute|deaf|moderator|endconf|ghost}]."""
+    from freeswitch_double_conference import join  # it builds on this module
+
+    await join(leg, arg)
     return None
 
 
@@ -333,6 +384,7 @@ APPS: dict[str, App] = {
     "play_and_get_digits": app_play_and_get_digits, "set": app_set, "export": app_export,
     "unset": app_unset, "hangup": app_hangup, "echo": app_echo, "sleep": app_sleep,
     "bridge": app_bridge, "eavesdrop": app_eavesdrop, "socket": app_socket, "transfer": app_transfer,
+    "three_way": app_three_way, "conference": app_conference,
 }
 
 

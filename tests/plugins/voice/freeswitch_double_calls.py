@@ -2,7 +2,9 @@
 
 Event sequences follow the captures: inbound legs and loopback pairs as in 07/08, the hangup
 sequence HANGUP -> (app exits) -> STATE CS_HANGUP -> CALLSTATE HANGUP -> STATE CS_REPORTING ->
-HANGUP_COMPLETE -> DESTROY -> STATE CS_DESTROY (07, 13), outbound SIP legs as in 11b.
+HANGUP_COMPLETE -> DESTROY -> STATE CS_DESTROY (07, 13), outbound SIP legs as in 11b. A ``Leg``
+also carries the media state tests read: ``hears``, ``on_hold``, ``playing``, ``session_audio``,
+``eavesdrop_mode`` / ``eavesdrop_target``, ``member`` (freeswitch_double_media explains them).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from freeswitch_double_wire import Event
 
 if TYPE_CHECKING:
     from freeswitch_double import FreeSwitchDouble
+    from freeswitch_double_conference import Member
+    from freeswitch_double_media import SessionAudio
 
 # Dialplan steps every call in the vanilla "public" context runs first (captures 08, 22, 23).
 PUBLIC_PRELUDE = ("set", "outside_call=true")
@@ -54,6 +58,26 @@ class Leg(Channel):
         self.bridge_done: asyncio.Event | None = None  # shared by the two legs of a uuid_bridge
         self.bridge_left = asyncio.Event()  # set when this leg's side of a uuid_bridge has ended
         self.socket_result: asyncio.Future[Any] | None = None  # resolved by the socket application
+        self.in_socket_app = False  # parked under an async socket (not moved on by a bridge or transfer)
+        self.leaving_bridge = False  # uuid_transfer / uuid_bridge took this leg out of its bridge
+        # Media state behind ``hears`` (freeswitch_double_media) that tests may also read directly.
+        self.on_hold = False  # CF_HOLD: uuid_hold put this leg on hold; its partner gets hold music
+        self.music_to: Leg | None = None  # the partner this leg's hold music is broadcast to
+        self.playing: str | None = None  # the file a playback plays to this leg right now
+        self.broadcasting = False  # CF_BROADCAST: a queued message's application is running
+        self.stop_broadcast = False  # CF_STOP_BROADCAST: ends a looping broadcast (hold music)
+        self.session_audio: SessionAudio | None = None  # uuid_audio's media bug, while there is one
+        self.eavesdrop_target: str | None = None  # on a leg running eavesdrop / three_way
+        self.eavesdrop_mode: str | None = None  # listen, whisper_target, whisper_peer or both
+        self.member: Member | None = None  # set while the leg is in a conference room
+
+    @property
+    def hears(self) -> frozenset[str]:
+        """What the far end of this leg hears now: uuids of legs whose voice reaches it, and the
+        paths of media played to it (hold music, a playback, a room's music on hold)."""
+        from freeswitch_double_media import hearing  # the media model builds on this module
+
+        return hearing(self)
 
     # --- waking and waiting ------------------------------------------------------------------
     def poke(self, reason: str | None = None) -> None:
@@ -131,6 +155,10 @@ class Leg(Channel):
         self.fire("CHANNEL_HANGUP")
         self.go.set()
         self.poke("hangup")
+        peer = self.bridged_with
+        if isinstance(peer, Leg) and peer.broadcasting:
+            peer.stop_broadcast = True  # the bridge goes down: SIG_BREAK ends what the peer plays
+            peer.poke("break")
 
     async def _finish(self) -> None:
         self.enter("CS_HANGUP")

@@ -91,6 +91,15 @@ _TIME_HEADERS = (
 )
 
 
+TRUE_WORDS = ("yes", "on", "true", "t", "enable", "enabled", "active", "allow")
+
+
+def switch_true(value: str | None) -> bool:
+    """switch_true(): the words FreeSWITCH reads as true, or a non-zero number."""
+    value = (value or "").strip().lower()
+    return value in TRUE_WORDS or (value.isdigit() and int(value) != 0)
+
+
 def now_us() -> int:
     """Microseconds since the epoch, the unit of every *-Time header."""
     return time.time_ns() // 1000
@@ -177,6 +186,7 @@ class Channel:
         self.loopback_peer: Channel | None = None
         self.bridged_with: Channel | None = None
         self.recordings: list[str] = []
+        self.masked_recordings: set[str] = set()  # uuid_record mask: these record silence for now
         self.sent_dtmf: list[str] = []
         self.dtmf: asyncio.Queue[str] = asyncio.Queue()
         self.messages: asyncio.Queue[tuple[dict[str, str], asyncio.Future[None] | None]] = asyncio.Queue()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from freeswitch_double_api import run_api
 from freeswitch_double_apps import handle_message, message_headers, queue_message
 from freeswitch_double_calls import Leg
-from freeswitch_double_channel import new_uuid
+from freeswitch_double_channel import new_uuid, switch_true
 from freeswitch_double_wire import (
     EVENT_NAMES,
     Command,
@@ -40,14 +40,7 @@ MYEVENTS = frozenset({
 LOG_LEVELS = {"console": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "notice": 5,
               "info": 6, "debug": 7}
 _DOWN, _LINGER = "down", "linger"  # markers queued behind the hangup events of the controlled call
-TRUE_WORDS = ("yes", "on", "true", "t", "enable", "enabled", "active", "allow")
-
-
-def switch_true(value: str | None) -> bool:
-    """switch_true(): the words FreeSWITCH reads as true, or a non-zero number."""
-    value = (value or "").strip().lower()
-    return value in TRUE_WORDS or (value.isdigit() and int(value) != 0)
-
+__all__ = ["_DOWN", "_LINGER", "ListenerCommands", "switch_true"]
 
 
 class ListenerCommands:

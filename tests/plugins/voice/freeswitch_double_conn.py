@@ -155,10 +155,13 @@ class Connection(ListenerCommands):
                 leg.unblocked.set()
             if self.outbound and not leg.is_down:
                 # Closing the socket hangs the call up unless `resume` was sent (reference 1.4).
-                if self.resume or switch_true(leg.get_var("socket_resume")):
-                    leg.poke("transfer")
-                else:
+                # With resume, a call still in the socket application goes on in its dialplan;
+                # one the hub moved on (bridged, transferred) carries on as it is: the socket
+                # application has already returned (not in the reference: mod_event_socket).
+                if not (self.resume or switch_true(leg.get_var("socket_resume"))):
                     leg.hangup("NORMAL_CLEARING")
+                elif leg.in_socket_app:
+                    leg.poke("transfer")
         self.closed.set()
 
     def kill(self, message: str) -> None:

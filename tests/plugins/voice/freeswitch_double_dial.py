@@ -1,8 +1,10 @@
-"""Originate, bridge, transfer and hold for the FreeSWITCH double (reference section 3).
+"""Originate, bridge, uuid_bridge and uuid_transfer for the FreeSWITCH double (reference section 3).
 
 Dial strings: ``{a=1,b='x y'}`` global variables, ``[..]`` per leg, ``,`` rings legs together and
 ``|`` one after another. Quoting follows the captures 11, 11b and 15 (quotes protect spaces, not
-commas; a backslash protects a comma; an unquoted space breaks the block).
+commas; a backslash protects a comma; an unquoted space breaks the block). A leg that uuid_bridge
+or uuid_transfer takes out of a bridge is marked ``leaving_bridge``: the side left alone then parks
+(park_after_bridge), hangs up, or, running the bridge application, goes on with its dialplan.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from freeswitch_double_calls import (
     sofia_outbound,
     start_outbound,
 )
-from freeswitch_double_channel import new_uuid, now_us
+from freeswitch_double_channel import new_uuid, now_us, switch_true
 
 if TYPE_CHECKING:
     from freeswitch_double import FreeSwitchDouble
@@ -291,14 +293,19 @@ def fire_bridge(a: Leg, b: Leg, name: str) -> None:
         a.profile.times["bridged"] = b.profile.times["bridged"] = stamp
         a.other = ("originatee", b.profile.snapshot())
         a.bridged_with, b.bridged_with = b, a
+        a.leaving_bridge = b.leaving_bridge = False
     a.fire(name, before=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
     if name == "CHANNEL_UNBRIDGE":
-        a.bridged_with = b.bridged_with = None
+        # A leg taken into another bridge meanwhile keeps its new partner.
+        for leg, peer in ((a, b), (b, a)):
+            if leg.bridged_with is peer:
+                leg.bridged_with, leg.leaving_bridge = None, False
         a.variables.pop("bridge_to", None)
 
 
 def uuid_bridge(switch: FreeSwitchDouble, arg: str) -> str:
-    """``uuid_bridge <a> <b>``: both legs leave their application and are bridged."""
+    """``uuid_bridge <a> <b>``: both legs leave their application (and any bridge they were in,
+    whose other side then parks or hangs up) and are bridged."""
     parts = (arg or "").split()
     if len(parts) < 2:
         return "-USAGE: <uuid> <other_uuid>\n"
@@ -309,57 +316,62 @@ def uuid_bridge(switch: FreeSwitchDouble, arg: str) -> str:
     a.bridge_done = b.bridge_done = asyncio.Event()
     a.bridge_left, b.bridge_left = asyncio.Event(), asyncio.Event()
     for leg, peer, role in ((a, b, "originator"), (b, a, "originatee")):
+        take_out_of_bridge(leg)
         leg.plan = deque([("__bridged__", f"{peer.uuid} {role}")])
         leg.poke("transfer")
     return f"+OK {b.uuid}\n"
 
 
+def take_out_of_bridge(leg: Leg) -> None:
+    """The leg leaves its bridge (transfer, uuid_bridge elsewhere): its partner's bridge ends, and
+    with it whatever the partner was being played there (hold music)."""
+    peer = leg.bridged_with
+    if isinstance(peer, Leg):
+        leg.leaving_bridge = True
+        if peer.broadcasting:
+            peer.stop_broadcast = True
+            peer.poke("break")
+        peer.poke()
+
+
+def after_peer_left(leg: Leg) -> None:
+    """audio_bridge_on_exchange_media: the side left alone in a bridge parks with
+    park_after_bridge=true, else hangs up (not in the reference: switch_ivr_bridge.c)."""
+    if leg.is_down or leg.interrupt not in (None, "break"):
+        return
+    if switch_true(leg.variables.get("park_after_bridge")):
+        leg.plan.appendleft(("__park__", ""))
+        leg.poke()
+    else:
+        leg.hangup("NORMAL_CLEARING")
+
+
 def transfer(switch: FreeSwitchDouble, arg: str) -> str:
-    """``uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]``."""
-    parts = (arg or "").split()
-    if len(parts) < 2 or len(parts) > 5:
+    """``uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]``; quotes group words
+    and are removed (``'conference:cc-1@default,park' inline``). -bleg/-both transfer the bridged
+    partner first; -bleg without a partner does nothing and still answers +OK (mod_commands)."""
+    parts = [token.strip("'") for token in separate_args(arg or "")]
+    if len(parts) < 2 or len(parts) > 5 or not parts[0]:
         return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    flag = parts.pop(1).lower() if len(parts) > 2 and parts[1].startswith("-b") else ""
     leg = switch.locate(parts[0])
     if leg is None:
         return "-ERR No such channel!\n"
-    flag = parts.pop(1) if parts[1].startswith("-") else ""
     dest, dialplan = parts[1], parts[2] if len(parts) > 2 else "XML"
-    context = parts[3] if len(parts) > 3 else leg.profile.context
     partner = leg.bridged_with
-    targets = [leg]
-    if flag == "-bleg" and isinstance(partner, Leg):
-        targets = [partner]
-    elif flag == "-both" and isinstance(partner, Leg):
-        targets.append(partner)
+    targets = [partner] if flag in ("-bleg", "-both") and isinstance(partner, Leg) else []
+    if flag != "-bleg":
+        targets.append(leg)
     for target in targets:
+        context = parts[3] if len(parts) > 3 else target.profile.context
         steps = switch.inline(dest) if dialplan == "inline" else switch.route(dest, context)
+        take_out_of_bridge(target)
         target.plan = deque([("__transfer__", f"{dest} {context} {dialplan}"), *steps])
         target.poke("transfer")
     return "+OK\n"
 
 
-def hold(leg: Leg | None, mode: str) -> bool:
-    """``uuid_hold [off|toggle]``: decided by Channel-Call-State, which only SIP legs change (11, 11b)."""
-    if leg is None:
-        return True  # tested 11: uuid_hold of an unknown uuid answers +OK Success
-    held = leg.callstate == "HELD"
-    if mode == "off" or (mode == "toggle" and held):
-        if not held:
-            return False
-        leg.set_callstate("UNHELD")
-        leg.profile.times["hold_accum"] += now_us() - leg.profile.times["last_hold"]
-        leg.fire("CHANNEL_UNHOLD")
-        leg.set_callstate("ACTIVE")
-        return True
-    if held:
-        return False
-    if leg.hold_capable:
-        leg.set_callstate("HELD")
-    leg.profile.times["last_hold"] = now_us()
-    leg.fire("CHANNEL_HOLD")
-    return True
-
-
 __all__ = [
-    "Endpoint", "bridge_vars", "dial", "fire_bridge", "hold", "originate_api", "transfer", "uuid_bridge",
+    "Endpoint", "after_peer_left", "bridge_vars", "dial", "fire_bridge", "originate_api",
+    "take_out_of_bridge", "transfer", "uuid_bridge",
 ]

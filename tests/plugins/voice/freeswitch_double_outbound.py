@@ -35,7 +35,11 @@ async def socket_application(leg: Leg, arg: str) -> None:
     # socket_function waits for `connect` as long as the channel is up, then parks (capture 20).
     await leg.idle_until(lambda: connection.connected.is_set() or leg.is_down)
     if not leg.is_down:
-        await park_loop(leg)
+        leg.in_socket_app = True
+        try:
+            await park_loop(leg)
+        finally:
+            leg.in_socket_app = False
 
 
 async def _dial(leg: Leg, hosts: str, full: bool, async_mode: bool) -> Connection | None:

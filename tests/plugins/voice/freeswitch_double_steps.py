@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from freeswitch_double_apps import park_loop, run_messages
 from freeswitch_double_calls import Leg
 from freeswitch_double_channel import new_uuid, now_us
-from freeswitch_double_dial import bridge_vars, fire_bridge
+from freeswitch_double_dial import after_peer_left, bridge_vars, fire_bridge
 
 
 async def _transfer_step(leg: Leg, arg: str) -> None:
@@ -46,14 +46,14 @@ async def _bridged_step(leg: Leg, arg: str) -> None:
     try:
         await _bridged_wait(leg, peer, done)
         if not originator:
-            _after_bridge(leg)
+            after_peer_left(leg)
             return
         # The originator's bridge returns once the other side is gone (CHANNEL_UNBRIDGE after it, 08).
         await peer.bridge_left.wait()
         if peer.is_down:
             await peer.finished.wait()
         fire_bridge(leg, peer, "CHANNEL_UNBRIDGE")
-        _after_bridge(leg)
+        after_peer_left(leg)
     finally:
         leg.bridge_left.set()
 
@@ -69,15 +69,6 @@ async def _bridged_wait(leg: Leg, peer: Leg, done: asyncio.Event) -> None:
         await run_messages(leg)  # sendmsg to a bridged leg runs inside the bridge (tested 23)
     done.set()
     peer.poke()
-
-
-def _after_bridge(leg: Leg) -> None:
-    if not leg.is_down and leg.interrupt in (None, "break"):
-        # not in the reference: after uuid_bridge a leg whose partner left hangs up unless park_after_bridge.
-        if leg.variables.get("park_after_bridge") == "true":
-            leg.plan.append(("__park__", ""))
-        else:
-            leg.hangup("NORMAL_CLEARING")
 
 
 async def _park_step(leg: Leg, arg: str) -> None:

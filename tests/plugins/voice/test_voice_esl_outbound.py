@@ -81,6 +81,7 @@ class FakeCall:
                         seconds: int = 5) -> None:
         await self.answer("connect", connect_reply)
         await self.answer("myevents json", reply("+OK Events Enabled"))
+        await self.answer("resume", reply("+OK"))
         await self.answer(f"linger {seconds}", linger)
 
     async def closed(self) -> bool:

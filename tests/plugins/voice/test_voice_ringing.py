@@ -90,3 +90,24 @@ async def test_an_agent_who_does_not_answer_is_set_busy_and_the_call_waits_on(
     assert interaction.agent_id is None and interaction.closed_at is None, "the caller still waits"
     call.hangup()
     await call.ended()
+
+
+async def test_the_phone_stops_ringing_as_soon_as_the_caller_hangs_up(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    channel, _, call = await waiting_call(voice_hub, tmp_path, switch, answers=False)
+
+    async def ringing() -> str | None:
+        return next(iter(channel._ringing.values()), None)
+
+    leg = await until(ringing)
+    assert leg and switch.call(leg) is not None, "the agent's phone rings"
+    started = asyncio.get_running_loop().time()
+    call.hangup()
+
+    async def silent() -> bool:
+        return switch.call(leg) is None
+
+    assert await until(silent, seconds=1.5), "the phone stops well before its 2 s ring time"
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert f"api uuid_kill {leg} ORIGINATOR_CANCEL" in [line for _, line in switch.commands]

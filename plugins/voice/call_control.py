@@ -1,0 +1,190 @@
+"""Call control from the inbox: what an agent can do to the call they are on, and the
+FreeSWITCH commands that do it.
+
+Every control acts on legs the hub knows (the caller's, the agent's phone) by UUID over the
+shared Event Socket connection. The switch's events then confirm the change; the state is
+updated at once from the command's success so the agent's button answers without waiting
+for the event, which is then recognised as the same change.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hub.channel import Control
+from hub.errors import ChannelError, HubError
+from plugins.voice.live_calls import LiveCall, LiveCalls
+
+if TYPE_CHECKING:
+    from hub.facade import Hub
+    from plugins.voice.config import VoiceConfig
+    from plugins.voice.esl.connection import EslConnection
+
+ON_CALL = ("talking", "held")
+CONTROLS = (
+    Control("hold", "Hold", key="h", when=("talking",)),
+    Control("resume", "Resume", key="h", when=("held",)),
+    Control("mute", "Mute", key="m", when=ON_CALL, pressed="muted"),
+    Control("dtmf", "Send digits", key="d", params=("digits",), private=("digits",), when=ON_CALL),
+    Control("record", "Record", key="r", when=ON_CALL, pressed="recording"),
+    Control("secure", "Secure payment", key="s", when=ON_CALL, pressed="secure"),
+    Control("transfer_queue", "Transfer to a queue", key="t", params=("queue",), when=ON_CALL),
+    Control("transfer_number", "Transfer to a number", key="x", params=("number",), when=ON_CALL),
+    Control("one_way_audio", "Mark: one-way audio", key="1", when=ON_CALL),
+    Control("dropped", "Mark: dropped call", key="2", when=ON_CALL),
+    Control("hangup", "Hang up", key="e", when=ON_CALL),
+)
+"""The controls of a call, in the order the inbox shows them."""
+
+_DIGITS = re.compile(r"^[0-9*#A-D]{1,32}$")
+_NUMBER = re.compile(r"^\+?[0-9*#]{2,32}$")
+MARKS = {"one_way_audio": "one_way_audio", "dropped": "dropped"}
+
+
+class CallControl:
+    """Does one control to one call; ``ChannelError`` in words for the agent when it cannot."""
+
+    def __init__(self, hub: Hub, calls: LiveCalls, config: VoiceConfig,
+                 connection: Callable[[], EslConnection | None]) -> None:
+        self.hub = hub
+        self.calls = calls
+        self.config = config
+        self.connection = connection
+        """The shared connection while it is up, else None."""
+
+    async def __call__(self, interaction_id: int, action: str, agent_id: int,
+                      params: dict[str, str]) -> dict[str, Any]:
+        call = self.calls.get(interaction_id)
+        agent = call.agent if call is not None else None
+        if call is None or agent is None or call.state not in ON_CALL:
+            raise ChannelError("this call is not live any more")
+        if agent.agent_id != agent_id:
+            raise ChannelError("this call is on another agent's phone")
+        do = getattr(self, f"_{action}", None)
+        if do is None:
+            raise ChannelError(f"a call has no control {action!r}")
+        await do(call, params)
+        return call.live()
+
+    async def _api(self, command: str) -> str:
+        connection = self.connection()
+        if connection is None:
+            raise ChannelError("the phone system is not connected; try again in a moment")
+        try:
+            return await connection.api(command)
+        except HubError as err:
+            raise ChannelError(f"the phone system refused: {err}") from err
+
+    async def _hold(self, call: LiveCall, params: dict[str, str]) -> None:
+        # uuid_hold plays the held leg's hold_music to its partner: holding the agent's leg is
+        # what puts the caller on music (and the agent's phone hears nothing).
+        await self._api(f"uuid_hold {_agent_leg(call)}")
+        await self.calls.held(call, True, time.time())
+
+    async def _resume(self, call: LiveCall, params: dict[str, str]) -> None:
+        if call.state != "held":
+            raise ChannelError("the caller is not on hold")
+        await self._api(f"uuid_hold off {_agent_leg(call)}")
+        await self.calls.held(call, False, time.time())
+
+    async def _mute(self, call: LiveCall, params: dict[str, str]) -> None:
+        leg = _agent_leg(call)
+        # What the switch reads from the agent's phone is what the caller hears of them.
+        await self._api(f"uuid_audio {leg} stop" if call.muted else f"uuid_audio {leg} start read mute 1")
+        call.muted = not call.muted
+        await self.calls.publish(call)
+
+    async def _dtmf(self, call: LiveCall, params: dict[str, str]) -> None:
+        digits = params["digits"].upper()
+        if not _DIGITS.match(digits):
+            raise ChannelError("digits are 0-9, *, # and A-D, at most 32")
+        await self._api(f"uuid_send_dtmf {call.customer} {digits}")
+
+    async def _record(self, call: LiveCall, params: dict[str, str]) -> None:
+        if call.recording == "off":
+            await self.start_recording(call)
+        else:
+            await self._api(f"uuid_record {call.customer} stop {call.recordings[-1]}")
+            call.recording = "off"
+        await self.calls.publish(call)
+
+    async def start_recording(self, call: LiveCall) -> None:
+        """Record the caller and the agent, each on a channel of their own."""
+        path = self.recording_path(call)
+        await self._api(f"uuid_setvar {call.customer} RECORD_STEREO true")
+        await self._api(f"uuid_record {call.customer} start {path}")
+        if path not in call.recordings:
+            call.recordings.append(path)
+        call.recording = "on"
+
+    def recording_path(self, call: LiveCall) -> str:
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        name = f"call-{call.interaction_id}-{len(call.recordings) + 1}.wav"
+        return f"{self.config.recordings_dir.rstrip('/')}/{day}/{name}"
+
+    async def _secure(self, call: LiveCall, params: dict[str, str]) -> None:
+        # Silence, not a pause, is written while a card number is read: the recording's
+        # length still matches the call's, and nothing of the card is ever on disk.
+        if call.recording == "off":
+            raise ChannelError("the call is not being recorded: there is nothing to pause")
+        masking = call.recording == "on"
+        verb = "mask" if masking else "unmask"
+        await self._api(f"uuid_record {call.customer} {verb} {call.recordings[-1]}")
+        call.recording = "paused" if masking else "on"
+        await self.calls.publish(call)
+
+    async def _transfer_queue(self, call: LiveCall, params: dict[str, str]) -> None:
+        agent = call.agent
+        assert agent is not None
+        queue = params["queue"]
+        try:
+            await self.hub.requeue(call.interaction_id, queue, agent.agent_id)
+        except HubError as err:
+            raise ChannelError(str(err)) from err
+        self.calls.requeued(call, queue)
+        await self.calls.publish(call)
+        await self._end_leg(agent.uuid)
+
+    async def _transfer_number(self, call: LiveCall, params: dict[str, str]) -> None:
+        number = params["number"].replace(" ", "").replace("-", "")
+        if not _NUMBER.match(number):
+            raise ChannelError("a number is digits (and *, #), with an optional leading +")
+        agent = _agent_leg(call)
+        await self._api(f"uuid_transfer {call.customer} {number} XML {self.config.transfer_context}")
+        call.hangup_side, call.hangup_cause, call.transfer_target = "transferred", "NORMAL_CLEARING", number
+        await self.calls.end(call, time.time())
+        await self._end_leg(agent)
+
+    async def _end_leg(self, leg: str) -> None:
+        """Hang up a leg that may be gone already (the bridge it was in broke)."""
+        try:
+            await self._api(f"uuid_kill {leg} NORMAL_CLEARING")
+        except ChannelError as err:
+            if "No such channel" not in str(err):
+                raise
+
+    async def _one_way_audio(self, call: LiveCall, params: dict[str, str]) -> None:
+        await self._mark(call, "one_way_audio")
+
+    async def _dropped(self, call: LiveCall, params: dict[str, str]) -> None:
+        await self._mark(call, "dropped")
+
+    async def _mark(self, call: LiveCall, mark: str) -> None:
+        if mark not in call.marks:
+            call.marks.append(mark)
+        await self.calls.publish(call)
+
+    async def _hangup(self, call: LiveCall, params: dict[str, str]) -> None:
+        call.hangup_side = call.hangup_side or "agent"
+        await self._api(f"uuid_kill {_agent_leg(call)} NORMAL_CLEARING")
+
+
+def _agent_leg(call: LiveCall) -> str:
+    agent = call.agent
+    if agent is None:
+        raise ChannelError("the agent's phone is not on this call")
+    return agent.uuid
