@@ -175,6 +175,11 @@ class Channel(abc.ABC):
         router's own timer ends an offer nobody reports. Runs as a task of its own: take as
         long as the ringing takes."""
 
+    async def offer_ended(self, interaction_id: int, agent_id: int) -> None:
+        """Called when an offer ``offer`` acted on ended without an answer from the channel's
+        side (the customer left, the router's timer won, the agent became unavailable): stop
+        what the offer started (voice stops the phone ringing). Runs as a task of its own."""
+
     def controls(self) -> tuple[Control, ...]:
         """What people can do to this channel's live interactions (``control`` does it)."""
         return ()

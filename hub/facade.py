@@ -353,9 +353,7 @@ class Hub:
         follow it and on its agent's; call it on every change the agent should see."""
         from hub.live import publish_live
 
-        async with self._core.sessions() as s:
-            await self._own(s, interaction_id)
-        await publish_live(self._core, interaction_id, state)
+        await publish_live(self._core, interaction_id, state, channel=self.scope)
 
     async def on_hold(self, interaction_id: int, held: bool) -> bool:
         """The customer of one of this channel's interactions was put on hold (``held``) or
@@ -385,6 +383,14 @@ class Hub:
         from hub.live import add_to_record
 
         return await add_to_record(self._core, self.scope, interaction_id, fields, summary)
+
+    async def take_over(self, interaction_id: int, supervisor_id: int) -> None:
+        """Supervisor ``supervisor_id`` takes one of this channel's interactions over from its
+        agent (a call they were listening to): it becomes theirs and the agent is freed of it.
+        ``PermissionDenied`` when they are not a supervisor."""
+        from hub.live import take_over
+
+        await take_over(self._core, self.scope, interaction_id, supervisor_id)
 
     async def requeue(self, interaction_id: int, queue: str, agent_id: int) -> None:
         """Agent ``agent_id`` hands the interaction they hold to ``queue`` (a call transferred

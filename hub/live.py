@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, cast, select, update
 
 from hub.db import transaction
-from hub.errors import InvalidRequest
+from hub.errors import InvalidRequest, NotFound
 from hub.events import InteractionEvent
 from hub.models import HistoryEntry, Interaction, InteractionStatus, utcnow
 from hub.routing.state_table import AgentState
@@ -32,12 +32,19 @@ def live_topic(interaction_id: int) -> str:
     return f"interaction:{interaction_id}"
 
 
-async def publish_live(core: HubCore, interaction_id: int, state: dict[str, Any]) -> None:
+async def publish_live(core: HubCore, interaction_id: int, state: dict[str, Any], *,
+                       channel: str | None = None) -> None:
     """Tell the screens following the interaction, and its agent's own screens (a call they
-    just answered pops up there), what the channel says the contact is doing now."""
+    just answered pops up there), what the channel says the contact is doing now. With
+    ``channel``, only an interaction of that channel (``NotFound`` otherwise)."""
+    async with core.sessions() as s:
+        row = (await s.execute(select(Interaction.channel, Interaction.agent_id)
+                               .where(Interaction.id == interaction_id))).first()
+    if row is None or (channel is not None and row.channel != channel):
+        raise NotFound("interaction")
     payload = {"event": "live", "interaction_id": interaction_id, "live": state}
     await core.bus.publish(live_topic(interaction_id), payload)
-    agent_id = await _holder(core, interaction_id)
+    agent_id = row.agent_id
     if agent_id is not None:
         from hub.routing.service import agent_topic
 
@@ -125,6 +132,21 @@ async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, 
                                  status=409)
     await core.interaction_event(InteractionEvent("moved", interaction_id, channel, row.customer_id,
                                                   queue=queue, agent_id=None))
+
+
+async def take_over(core: HubCore, channel: str, interaction_id: int, supervisor_id: int) -> None:
+    """A supervisor takes one of the channel's interactions over from its agent: it becomes
+    theirs (the agent is freed of it), as if they had moved it to themselves."""
+    from hub.models import Agent
+    from hub.routing.actions import move_interaction
+
+    async with core.sessions() as s:
+        supervisor = await s.get(Agent, supervisor_id)
+        owner = (await s.execute(select(Interaction.channel)
+                                 .where(Interaction.id == interaction_id))).scalar_one_or_none()
+    if supervisor is None or owner != channel:
+        raise NotFound("interaction" if supervisor is not None else "agent")
+    await move_interaction(core, supervisor, interaction_id, agent_id=supervisor_id)
 
 
 async def _holder(core: HubCore, interaction_id: int) -> int | None:

@@ -516,8 +516,19 @@ class RoutingService:
         if not task.cancelled() and task.exception() is not None:
             log.error("routing: the channel failed to ring an offer", exc_info=task.exception())
 
+    def _ring_off(self, offer: Offer) -> None:
+        """The channel that rang for an offer that ended unanswered stops ringing."""
+        channel = self.core.channels.get(offer.interaction.channel)
+        if channel is None or type(channel).offer_ended is Channel.offer_ended:
+            return
+        task = asyncio.create_task(channel.offer_ended(offer.interaction.id, offer.agent_id))
+        self._ringing.add(task)
+        task.add_done_callback(self._rung)
+
     async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None,
                         reason: str = "") -> None:
+        if kind in ("withdrawn", "timeout"):
+            self._ring_off(offer)
         interaction = offer.interaction
         await announce(self.core, OfferEvent(
             kind, interaction.id, offer.agent_id, offer.queue, offer.level, interaction.channel,

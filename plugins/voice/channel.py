@@ -28,6 +28,7 @@ from plugins.voice.esl.outbound import OutboundServer
 from plugins.voice.esl.supervisor import Supervisor
 from plugins.voice.live_calls import AgentLeg, LiveCalls
 from plugins.voice.ringing import ring
+from plugins.voice.supervision import SUPERVISOR_CONTROLS, Supervision
 
 if TYPE_CHECKING:
     from hub.facade import Hub
@@ -57,6 +58,7 @@ class VoiceChannel(Channel):
         self.arrivals = Arrivals(hub, self.flow, hold_music=self.config.hold_music,
                                  tts_engine=self.config.tts_engine, live=self.live_calls)
         self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
+        self.supervision = Supervision(hub, self.live_calls, self.config, self._connection)
         self.outbound: OutboundServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._adopted = False
@@ -147,10 +149,12 @@ class VoiceChannel(Channel):
             await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
 
     def controls(self) -> tuple[Control, ...]:
-        return CONTROLS
+        return CONTROLS + SUPERVISOR_CONTROLS
 
     async def control(self, interaction_id: int, action: str, *, agent_id: int,
                       params: dict[str, str]) -> dict[str, Any]:
+        if any(c.action == action for c in SUPERVISOR_CONTROLS):
+            return await self.supervision(interaction_id, action, agent_id, params)
         return await self.call_control(interaction_id, action, agent_id, params)
 
     async def live(self, interaction_id: int) -> dict[str, Any] | None:

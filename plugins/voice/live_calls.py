@@ -73,6 +73,13 @@ class LiveCall:
     hangup_side: str = ""
     """``customer``, ``agent``, or ``transferred``: who ended the call for the hub."""
     transfer_target: str = ""
+    supervisor_leg: str | None = None
+    supervisor_id: int | None = None
+    supervisor_number: str = ""
+    supervision: str = ""
+    """``ringing`` (the supervisor's phone) or ``on`` (eavesdrop runs); empty: nobody."""
+    supervision_mode: str = ""
+    """``listen``, ``whisper`` (the agent hears the supervisor) or ``barge`` (everyone does)."""
 
     @property
     def agent(self) -> AgentLeg | None:
@@ -87,6 +94,11 @@ class LiveCall:
                 "marks": list(self.marks), "held_seconds": round(self.held_seconds, 1),
                 "talking_since": agent.answered_at if agent else None,
                 "agent_number": agent.number if agent else "",
+                "supervision": self.supervision, "supervisor_id": self.supervisor_id,
+                "supervisor_number": self.supervisor_number,
+                "listening": self.supervision_mode == "listen",
+                "whispering": self.supervision_mode == "whisper",
+                "barging": self.supervision_mode == "barge",
                 "ivr_path": self.ivr_path}
 
     def record(self) -> dict[str, Any]:
@@ -242,7 +254,14 @@ class LiveCalls:
                 self._hand_off(call.customer, "requeued")
                 await self.save(call)
                 return
+            if agent.outcome == "taken_over":
+                await self.save(call)
+                return
             call.hangup_side = call.hangup_side or "agent"
+        elif uuid == call.supervisor_leg:
+            self.end_supervision(call)
+            await self.publish(call)
+            return
         elif uuid == call.customer:
             call.hangup_side = call.hangup_side or "customer"
         else:
@@ -271,6 +290,24 @@ class LiveCalls:
             await self.hub.delete_state(f"{STATE_PREFIX}{call.interaction_id}")
         except Exception:
             log.exception("voice: could not record the end of call %s", call.customer)
+
+    def watch_supervisor(self, call: LiveCall) -> None:
+        """The supervisor's phone leg is this call's too: its hangup ends the supervision."""
+        if call.supervisor_leg is not None:
+            self._by_leg[call.supervisor_leg] = call
+
+    def end_supervision(self, call: LiveCall) -> None:
+        if call.supervisor_leg is not None and all(a.uuid != call.supervisor_leg for a in call.agents):
+            self._by_leg.pop(call.supervisor_leg, None)
+        call.supervisor_leg, call.supervisor_id, call.supervisor_number = None, None, ""
+        call.supervision = call.supervision_mode = ""
+
+    def taken_over(self, call: LiveCall) -> None:
+        """The supervisor took the call: their leg is now its agent leg and nobody supervises;
+        the former agent's hangup event closes their part (outcome ``taken_over``)."""
+        self._by_leg[call.agents[-1].uuid] = call
+        call.supervisor_leg = None
+        self.end_supervision(call)
 
     def requeued(self, call: LiveCall, queue: str) -> None:
         """The agent sent the call to another queue: their leg goes, the caller waits again."""

@@ -156,6 +156,12 @@ function stateLabel(live) {
   if (live.muted) words.push(_('muted'));
   if (live.recording === 'on') words.push(_('recording'));
   if (live.recording === 'paused') words.push(_('recording paused'));
+  // Silent listening shows only on the listener's own screen; whisper and barge are heard.
+  const mine = live.supervisor_id === state.agentId;
+  if (live.supervision === 'ringing' && mine) words.push(_('ringing your phone to listen in'));
+  else if (live.whispering) words.push(_('supervisor whispering to the agent'));
+  else if (live.barging) words.push(_('supervisor on the call'));
+  else if (live.listening && mine) words.push(_('you are listening'));
   return words.join(' · ');
 }
 
@@ -176,7 +182,9 @@ function controlLabel(control) {
     hold: _('Hold'), resume: _('Resume'), mute: _('Mute'), dtmf: _('Send digits'), record: _('Record'),
     secure: _('Secure payment'), transfer_queue: _('Transfer to a queue'),
     transfer_number: _('Transfer to a number'), one_way_audio: _('Mark: one-way audio'),
-    dropped: _('Mark: dropped call'), hangup: _('Hang up'),
+    dropped: _('Mark: dropped call'), hangup: _('Hang up'), listen: _('Listen'),
+    whisper: _('Whisper to the agent'), barge: _('Barge in'), take_over: _('Take over the call'),
+    stop_supervising: _('Stop supervising'),
   };
   return labels[control.action] || control.label;
 }
