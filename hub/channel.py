@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
@@ -192,6 +193,14 @@ class Channel(abc.ABC):
         param is given. Raise ``ChannelError`` with words for the person when it cannot be
         done now (the call is over, the number is refused): the inbox shows them."""
         raise ChannelError(f"channel {self.name!r} has no control action {action!r}")
+
+    async def media(self, interaction_id: int, name: str) -> Path | None:
+        """The file behind ``name``, one of the ``media`` items (``{"name", "content_type"}``)
+        the channel listed in an interaction's record (a call's recording), for the hub to
+        play to agents who may read the interaction; None when there is no such file here.
+        Check the name against the record and the file against the channel's own directory:
+        the name comes from a browser."""
+        return None
 
     async def live(self, interaction_id: int) -> dict[str, Any] | None:
         """The live state of one of this channel's interactions, or None when it has none (not

@@ -51,6 +51,26 @@ async def get_live(request: web.Request) -> dict[str, Any]:
     return {"live": live, "controls": controls, "record": interaction.record}
 
 
+@api.route("GET", "/api/interactions/{id}/media/{name}",
+           summary="Play a file of an interaction's record (a call's recording)", role=AGENT)
+async def get_media(request: web.Request) -> web.StreamResponse:
+    agent = require(request)
+    core = request.app[CORE]
+    interaction = await inbox.get_interaction(core, agent, _id(request))
+    name = request.match_info["name"]
+    item = next((m for m in interaction.record.get("media", []) if m.get("name") == name), None)
+    channel = core.channels.get(interaction.channel)
+    path = await channel.media(interaction.id or 0, name) if channel is not None and item else None
+    if path is None:
+        raise NotFound("media")
+    await audit(core, agent, "interaction.media", f"interaction:{interaction.id}", name,
+                ip=client_ip(request))
+    # A FileResponse answers Range requests: the player seeks without fetching the whole call.
+    return web.FileResponse(path, headers={
+        "Content-Type": str(item.get("content_type") or "application/octet-stream"),
+        "Content-Disposition": "inline", "Cache-Control": "private, no-store"})
+
+
 @api.route("POST", "/api/interactions/{id}/controls/{action}",
            summary="Use a live control (hold, mute, transfer, listen...) on an interaction", role=AGENT,
            body=ControlRequest)

@@ -12,6 +12,7 @@ import contextlib
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hub.channel import Capabilities, Channel, Control, Health, HealthState, SendResult
@@ -157,6 +158,16 @@ class VoiceChannel(Channel):
             return await self.supervision(interaction_id, action, agent_id, params)
         return await self.call_control(interaction_id, action, agent_id, params)
 
+    async def media(self, interaction_id: int, name: str) -> Path | None:
+        """A call's recording, when the hub can read the switch's ``recordings_dir`` (the same
+        machine, or a shared mount) and the file named in the record lies inside it."""
+        record = (await self.hub.interaction(interaction_id))["record"] or {}
+        item = next((m for m in record.get("media", []) if m.get("name") == name), None)
+        if item is None:
+            return None
+        path = Path(str(item.get("path", "")))
+        return await asyncio.to_thread(_inside, Path(self.config.recordings_dir), path)
+
     async def live(self, interaction_id: int) -> dict[str, Any] | None:
         call = self.live_calls.get(interaction_id)
         return call.live() if call is not None else None
@@ -236,3 +247,9 @@ class VoiceChannel(Channel):
             self.report_health(HealthState.DOWN, str(supervisor.error))
         else:
             self.report_health(HealthState.STARTING, "connecting to FreeSWITCH")
+
+
+def _inside(root: Path, path: Path) -> Path | None:
+    """``path`` if it is a file under ``root`` once links and ``..`` are resolved."""
+    resolved = path.resolve()
+    return resolved if resolved.is_relative_to(root.resolve()) and resolved.is_file() else None

@@ -113,6 +113,8 @@ class LiveCall:
             "hold_seconds": round(self.held_seconds, 3), "holds": self.holds,
             "hangup_cause": self.hangup_cause, "hangup_side": self.hangup_side,
             "transfer_target": self.transfer_target, "recordings": list(self.recordings),
+            "media": [{"name": path.rsplit("/", 1)[-1], "content_type": "audio/wav", "path": path}
+                      for path in self.recordings],
             "marks": list(self.marks), "legs": [a.as_dict() for a in self.agents],
         }
 

@@ -48,6 +48,11 @@ class Phone(Channel):
     async def live(self, interaction_id: int) -> dict[str, Any] | None:
         return {"state": "talking"}
 
+    async def media(self, interaction_id: int, name: str) -> Path | None:
+        return self.files.get(name)
+
+    files: ClassVar[dict[str, Path]] = {}
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def send(self, out: Any) -> Any: ...
@@ -189,3 +194,27 @@ async def test_a_contact_handed_to_another_queue_is_offered_there_at_once(
     assert row is not None and (row.status, row.agent_id, row.queue) == ("queued", None, "default")
     with pytest.raises(Exception, match="only the agent who has this contact"):
         await phone.requeue(call, "default", hub.agents["1002"].id or 0)
+
+
+async def test_a_recording_on_the_record_plays_to_those_who_may_read_the_contact(
+        hub: Hub, alice: Client, bob: Client, tmp_path: Path) -> None:
+    call = await alices_call(hub, alice)
+    wav = tmp_path / "call-1.wav"
+    wav.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    Phone.files["call-1.wav"] = wav
+    await hub.core.facade("phone").contact_ended(
+        call, {"media": [{"name": "call-1.wav", "content_type": "audio/wav"}]}, "call")
+
+    played = await alice.get(f"/api/interactions/{call}/media/call-1.wav")
+    ranged = await alice.get(f"/api/interactions/{call}/media/call-1.wav", headers={"Range": "bytes=4-7"})
+    unlisted = await alice.get(f"/api/interactions/{call}/media/other.wav")
+    not_bobs = await bob.get(f"/api/interactions/{call}/media/call-1.wav")
+
+    assert played.status == 200 and played.headers["Content-Type"] == "audio/wav"
+    assert await played.read() == wav.read_bytes() and played.headers["Cache-Control"] == "private, no-store"
+    assert ranged.status == 206 and await ranged.read() == bytes(range(4)), "the player can seek"
+    assert unlisted.status == 404 and not_bobs.status in (403, 404)
+    async with hub.core.sessions() as s:
+        plays = (await s.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "interaction.media"))).scalars().all()
+    assert plays == ["call-1.wav", "call-1.wav"], "each play is in the audit log"

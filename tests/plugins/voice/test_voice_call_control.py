@@ -268,12 +268,14 @@ async def test_a_call_transferred_to_an_outside_number_leaves_the_hub(
 
 async def test_recording_pauses_for_a_card_number_and_the_file_is_on_the_record(
         voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
-    call = await on_call(voice_hub, tmp_path, switch, recordings_dir="/recordings")
+    recordings = tmp_path / "recordings"
+    call = await on_call(voice_hub, tmp_path, switch, recordings_dir=str(recordings))
 
     with pytest.raises(ChannelError, match="not being recorded"):
         await call.control("secure")
     started = await call.control("record")
     paused = await call.control("secure")
+    masked = set(call.caller.leg.masked_recordings)
     resumed = await call.control("secure")
     await call.control("dtmf", digits="12#")
     stopped = await call.control("record")
@@ -281,17 +283,43 @@ async def test_recording_pauses_for_a_card_number_and_the_file_is_on_the_record(
     assert [started["recording"], paused["recording"], paused["secure"], resumed["recording"],
             stopped["recording"]] == ["on", "paused", True, "on", "off"]
     [path] = call.live.recordings
-    assert path.startswith("/recordings/") and path.endswith(f"/call-{call.interaction_id}-1.wav")
+    assert path.startswith(f"{recordings}/") and path.endswith(f"/call-{call.interaction_id}-1.wav")
     sent = [line for _, line in switch.commands if "uuid_record" in line or "uuid_send_dtmf" in line]
     leg = call.caller.uuid
     assert sent == [f"api uuid_record {leg} start {path}", f"api uuid_record {leg} mask {path}",
                     f"api uuid_record {leg} unmask {path}", f"api uuid_send_dtmf {leg} 12#",
                     f"api uuid_record {leg} stop {path}"]
+    assert masked == {path}, "silence was written while the card number was read"
+    assert call.caller.leg.masked_recordings == set(), "and the recording went on after it"
     with pytest.raises(ChannelError, match="digits are"):
         await call.control("dtmf", digits="12; uuid_kill")
+    switch_writes(Path(path), b"RIFF....WAVE")
     call.caller.hangup()
     assert await until(lambda: _recorded(call))
-    assert (await call.interaction()).record["recordings"] == [path]
+
+    record = (await call.interaction()).record
+    assert record["recordings"] == [path]
+    [media] = record["media"]
+    assert (media["name"], media["content_type"]) == (f"call-{call.interaction_id}-1.wav", "audio/wav")
+    assert await call.channel.media(call.interaction_id, media["name"]) == Path(path)
+    assert await call.channel.media(call.interaction_id, "other.wav") is None
+
+
+def switch_writes(path: Path, data: bytes) -> None:
+    """A file as FreeSWITCH leaves it in its recordings directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+async def test_a_recording_outside_the_recordings_directory_is_never_served(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    call = await on_call(voice_hub, tmp_path, switch, recordings_dir=str(tmp_path / "recordings"))
+    switch_writes(tmp_path / "secret.wav", b"not a recording")
+    call.live.recordings.append(f"{tmp_path}/recordings/../secret.wav")
+    call.caller.hangup()
+    assert await until(lambda: _recorded(call))
+
+    assert await call.channel.media(call.interaction_id, "secret.wav") is None
 
 
 async def test_every_call_is_recorded_from_the_answer_when_the_centre_says_so(

@@ -1,6 +1,6 @@
 """A phone call in the agent's inbox, in a real browser: it pops up when the agent answers
-their phone, Alt+H holds and resumes, Alt+D sends digits, and when the caller hangs up the
-bar says how the call went."""
+their phone, Alt+H holds and resumes, Alt+D sends digits, Alt+R records, and when the caller
+hangs up the bar says how the call went and plays the recording."""
 
 from __future__ import annotations
 
@@ -39,9 +39,15 @@ async def page(browser: Any) -> AsyncIterator[Any]:
         await context.close()
 
 
+def write_recording(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+
+
 async def test_an_answered_call_pops_up_and_is_held_and_ended_from_the_keyboard(
         voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble, page: Any) -> None:
-    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True)
+    recordings = tmp_path / "recordings"
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True, recordings_dir=str(recordings))
     core = channel.hub._core
     number = str(1000 + uuid.uuid4().int % 1000)
     switch.endpoint(f"user/{number}", answer_after=0.3)
@@ -84,11 +90,22 @@ async def test_an_answered_call_pops_up_and_is_held_and_ended_from_the_keyboard(
         sent = [line for _, line in switch.commands]
         assert len([line for line in sent if line.startswith("api uuid_hold ")]) == 2
 
-        # The caller hangs up: the bar says how the call went; the agent closes it with a category.
+        # Alt+R records; the switch writes the file where the hub can read it.
+        await page.keyboard.press("Alt+r")
+        await expect(bar.locator("#call-state")).to_contain_text("recording")
+        await expect(bar.locator("button[data-action=record]")).to_have_attribute("aria-pressed", "true")
+        [path] = channel.live_calls.by_interaction[next(iter(channel.live_calls.by_interaction))].recordings
+        write_recording(Path(path))
+
+        # The caller hangs up: the bar says how the call went and plays the recording.
         caller.hangup()
         await expect(bar.locator("#call-state")).to_have_text(
             re.compile(r"^Call ended · talk \d+:\d\d · hold \d+:\d\d · the customer hung up$"))
         assert f"api uuid_send_dtmf {caller.uuid} 123#" in [line for _, line in switch.commands]
+        player = bar.locator("audio.call-recording")
+        await expect(player).to_have_count(1)
+        src = await player.get_attribute("src")
+        assert await page.evaluate("async (src) => (await fetch(src)).status", src) == 200
         await expect(page.locator("#close-button")).to_be_visible()
         assert page.errors == []
     finally:

@@ -100,6 +100,11 @@ function render() {
     }
   } else {
     bar.append(h('span', { class: 'call-state call-ended', id: 'call-state' }, recordSummary(record)));
+    for (const media of record.media || []) {
+      const src = `/api/interactions/${current.id}/media/${encodeURIComponent(media.name)}`;
+      bar.append(h('audio', { controls: true, preload: 'none', src, class: 'call-recording',
+        'aria-label': _('Recording {name}', { name: media.name }) }));
+    }
   }
 }
 
