@@ -54,6 +54,8 @@ class Arrivals:
         """Call UUID -> interaction id, for calls waiting in a queue or talking."""
         self.paths: dict[str, list[dict[str, Any]]] = {}
         """Call UUID -> the caller's path through the IVR, while the call is with the hub."""
+        self.sessions: dict[str, OutboundSession] = {}
+        """Call UUID -> its socket, while the caller waits for an agent or talks."""
         self.queued: dict[int, tuple[str, float]] = {}
         """Interaction id -> (the caller's leg, when it was queued), while the socket has it:
         what ringing an agent needs without reading the interaction back."""
@@ -82,6 +84,7 @@ class Arrivals:
             if session.hungup.is_set():
                 self.waiting.pop(session.uuid, None)
             self.paths.pop(session.uuid, None)
+            self.sessions.pop(session.uuid, None)
             self.live.unfollow(session.uuid)
             for interaction_id in [i for i, (leg, _) in self.queued.items() if leg == session.uuid]:
                 del self.queued[interaction_id]
@@ -98,6 +101,7 @@ class Arrivals:
             meta=self._meta(session, run, final)))
         self.waiting[session.uuid] = result.interaction_id
         self.queued[result.interaction_id] = (session.uuid, time.time())
+        self.sessions[session.uuid] = session
         while True:
             handoff = await self._hold(session, handoffs)
             if handoff == "requeued":
@@ -107,6 +111,15 @@ class Arrivals:
             break
         if session.hungup.is_set() and await self.hub.customer_left(result.interaction_id):
             log.info("voice: caller %s hung up while waiting in %s", number or "anonymous", final.queue)
+
+    async def announce(self, caller: str, target: str) -> None:
+        """Play ``target`` to a waiting caller in place of the music, to its end (the agent's
+        number, before the caller is put through); nothing if the caller's socket is gone."""
+        session = self.sessions.get(caller)
+        if session is None or session.hungup.is_set():
+            return
+        await session.api(f"uuid_break {caller} all")
+        await session.execute("playback", target)
 
     async def _hold(self, session: OutboundSession, handoffs: asyncio.Queue[str]) -> str:
         """Hold music until the caller hangs up (``hungup``), the socket closes (``closed``) or

@@ -111,7 +111,8 @@ class VoiceChannel(Channel):
             rung = await ring(self.hub, connection, interaction_id, agent_id,
                               endpoint=self.config.agent_endpoint, rings=rings, leg=leg, caller=caller,
                               agent_number=await self._agent_number(agent_id),
-                              hold_music=self.config.hold_music)
+                              hold_music=self.config.hold_music,
+                              before_bridge=self._announce if self.config.announce_agent else None)
         finally:
             self._ringing.pop((interaction_id, agent_id), None)
         if rung is None:
@@ -121,7 +122,8 @@ class VoiceChannel(Channel):
             queued_at = datetime.fromisoformat(str(queued["queued_at"] or queued["created_at"])).timestamp()
         call = await self.live_calls.answered(
             interaction_id, rung.customer,
-            AgentLeg(rung.leg, agent_id, rung.agent_number, rung.rung_at, rung.answered_at),
+            AgentLeg(rung.leg, agent_id, rung.agent_number, rung.rung_at, rung.answered_at,
+                     bridged_at=rung.bridged_at),
             queued_at=queued_at, ivr_path=self.arrivals.paths.get(rung.customer, []))
         if self.config.record_calls and call.recording == "off":
             try:
@@ -129,6 +131,15 @@ class VoiceChannel(Channel):
             except ChannelError as err:
                 self.log.warning("voice: call %s is not recorded: %s", rung.customer, err)
             await self.live_calls.publish(call)
+
+    async def _announce(self, caller: str, number: str) -> None:
+        """自动报号: the caller hears who answers before being put through to them."""
+        text = self.config.announce_agent.format(number=number, digits=" ".join(number))
+        if "://" not in text and not text.endswith((".wav", ".mp3")):
+            # '|' separates the tts:// fields and '!' file_string items; a line break ends it.
+            spoken = " ".join(text.replace("|", " ").replace("!", " ").split())
+            text = f"tts://{self.config.tts_engine}|default|{spoken}"
+        await self.arrivals.announce(caller, text)
 
     async def _agent_number(self, agent_id: int) -> str:
         """An agent's number (their phone's extension), read at most once a minute: one read

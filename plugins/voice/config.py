@@ -41,6 +41,11 @@ class VoiceConfig(BaseModel):
     agent_endpoint: str = "user/{number}"
     """The dial string of an agent's phone; ``{number}`` is their agent number."""
     hold_music: str = "local_stream://moh"
+    announce_agent: str = "工号 {digits} 为您服务"
+    """What the caller hears once the agent answered, before being put through (自动报号):
+    text for the TTS engine, or a playback target (a file, ``file_string://``, ``tts://``);
+    ``{number}`` is the agent's number, ``{digits}`` the same spaced to be read digit by digit.
+    Empty: put through at once."""
     transfer_context: str = "default"
     """The dialplan context an outside number is transferred or dialled through."""
     recordings_dir: str = "/var/lib/freeswitch/recordings"

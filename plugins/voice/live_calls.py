@@ -38,14 +38,27 @@ class AgentLeg:
     answered_at: float
     ended_at: float | None = None
     cause: str = ""
+    bridged_at: float | None = None
+    """When the caller was put through: after the agent's number was announced to them."""
     outcome: str = ""
     """How it ended: ``hangup`` (someone hung up), ``transferred`` (to a queue or a number)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"uuid": self.uuid, "agent_id": self.agent_id, "agent_number": self.number,
                 "ring_seconds": _seconds(self.rung_at, self.answered_at),
-                "talk_seconds": _seconds(self.answered_at, self.ended_at),
+                "announce_seconds": self.announce_seconds,
+                "talk_seconds": _seconds(self.talking_from, self.ended_at),
                 "cause": self.cause, "outcome": self.outcome}
+
+    @property
+    def talking_from(self) -> float:
+        return self.bridged_at if self.bridged_at is not None else self.answered_at
+
+    @property
+    def announce_seconds(self) -> float:
+        """The agent's number announced to the caller: the customer's service time, not the
+        agent's talk time."""
+        return _seconds(self.answered_at, self.bridged_at)
 
 
 @dataclass(slots=True)
@@ -92,7 +105,7 @@ class LiveCall:
         return {"state": self.state, "muted": self.muted, "recording": self.recording,
                 "secure": self.recording == "paused",
                 "marks": list(self.marks), "held_seconds": round(self.held_seconds, 1),
-                "talking_since": agent.answered_at if agent else None,
+                "talking_since": agent.talking_from if agent else None,
                 "agent_number": agent.number if agent else "",
                 "supervision": self.supervision, "supervisor_id": self.supervisor_id,
                 "supervisor_number": self.supervisor_number,
@@ -104,11 +117,12 @@ class LiveCall:
     def record(self) -> dict[str, Any]:
         """The call as kept on the interaction once it is over."""
         first = self.agents[0] if self.agents else None
-        talk = sum(_seconds(a.answered_at, a.ended_at) for a in self.agents)
+        talk = sum(_seconds(a.talking_from, a.ended_at) for a in self.agents)
         return {
             "kind": "call", "customer_leg": self.customer, "ivr_path": self.ivr_path,
             "wait_seconds": _seconds(self.queued_at, first.answered_at if first else None),
             "ring_seconds": round(sum(_seconds(a.rung_at, a.answered_at) for a in self.agents), 3),
+            "announce_seconds": round(sum(a.announce_seconds for a in self.agents), 3),
             "talk_seconds": round(max(0.0, talk - self.held_seconds), 3),
             "hold_seconds": round(self.held_seconds, 3), "holds": self.holds,
             "hangup_cause": self.hangup_cause, "hangup_side": self.hangup_side,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,14 +42,17 @@ class Rung:
     agent_number: str
     rung_at: float
     answered_at: float
+    bridged_at: float
 
 
 async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_id: int, *,
                endpoint: str, rings: float, leg: str | None = None, caller: str | None = None,
-               agent_number: str | None = None, hold_music: str = "") -> Rung | None:
+               agent_number: str | None = None, hold_music: str = "",
+               before_bridge: Callable[[str, str], Awaitable[None]] | None = None) -> Rung | None:
     """Ring the agent for one offer (their phone's leg gets the UUID ``leg``); the bridged call
     once they answered, else None. The caller's leg and the agent's number, when the channel
-    knows them, save two reads on the way to the phone."""
+    knows them, save two reads on the way to the phone. ``before_bridge(caller, number)`` runs
+    once the agent answered, before the caller is put through (the agent's number announced)."""
     rung_at = time.time()
     if caller is None:
         caller = caller_leg(str((await hub.interaction(interaction_id))["thread_key"]))
@@ -74,6 +78,12 @@ async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_i
     if not await hub.answered(interaction_id, agent_id):
         await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
         return None
+    if before_bridge is not None:
+        try:
+            await before_bridge(caller, number)
+        except HubError as err:
+            log.info("voice: call %s goes through without its announcement: %s", caller, err)
+    bridged_at = time.time()
     try:
         # When the agent's leg goes (hangs up, is transferred away) the caller stays, parked
         # under the hub's socket: for the survey, or to wait for the next agent.
@@ -84,4 +94,4 @@ async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_i
         log.info("voice: call %s could not be put through to agent %s: %s", caller, number, err)
         await connection.api(f"uuid_kill {leg}")
         return None
-    return Rung(caller, leg, number, rung_at, answered_at)
+    return Rung(caller, leg, number, rung_at, answered_at, bridged_at)

@@ -84,7 +84,8 @@ async def on_call(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
     flow.write_text(text, encoding="utf-8")
     switch.media.update({f"ivr/{name}.wav": 0.05 for name in
                          ("welcome", "main", "invalid", "no_input", "connecting", "bye", "blocked", "survey",
-                          "thanks")})
+                          "thanks", "agent")})
+    settings.setdefault("announce_agent", "ivr/agent.wav")
     core = await voice_hub(ivr_flow=str(flow), routing=True, **settings)
     channel = core.channels["voice"]
     assert isinstance(channel, VoiceChannel)
@@ -128,6 +129,32 @@ async def test_the_answered_call_pops_up_on_the_agents_screen_with_the_ivr_path(
 
 async def _keep(shown: list[dict[str, Any]], payload: dict[str, Any]) -> None:
     shown.append(payload)
+
+
+async def test_the_caller_hears_the_agents_number_before_being_put_through(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    played: list[tuple[str | None, str | None]] = []
+    fire = switch.fire
+
+    def spy(event: Any) -> None:
+        if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "playback":
+            played.append((event.get("Unique-ID"), event.get("Application-Data")))
+        fire(event)
+
+    switch.fire = spy  # type: ignore[method-assign]
+    call = await on_call(voice_hub, tmp_path, switch, announce_agent="工号 {digits} 为您服务")
+    number = call.live.agent.number  # type: ignore[union-attr]
+
+    spoken = f"tts://flite|default|工号 {' '.join(number)} 为您服务"
+    assert (call.caller.uuid, spoken) in played, "the caller heard the announcement"
+    commands = [line for _, line in switch.commands]
+    assert commands.index(f"api uuid_break {call.caller.uuid} all") < next(
+        i for i, line in enumerate(commands) if line.startswith(f"api uuid_bridge {call.caller.uuid}"))
+    call.caller.hangup()
+    assert await until(lambda: _recorded(call))
+    record = (await call.interaction()).record
+    assert record["announce_seconds"] > 0.5, "the announcement is counted apart from the agent's talk"
+    assert record["legs"][0]["announce_seconds"] == record["announce_seconds"]
 
 
 async def test_hold_puts_the_caller_on_music_and_the_agent_on_hold_until_resumed(

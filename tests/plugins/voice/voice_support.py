@@ -48,7 +48,9 @@ async def hub_with_flow(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchD
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW, encoding="utf-8")
     switch.media.update({f"ivr/{name}.wav": 0.05 for name in
-                         ("welcome", "main", "invalid", "no_input", "connecting", "bye", "blocked")})
+                         ("welcome", "main", "invalid", "no_input", "connecting", "bye", "blocked", "agent")})
+    # A short file for the agent's number (the default is spoken by TTS, a second long here).
+    settings.setdefault("announce_agent", "ivr/agent.wav")
     core = await voice_hub(ivr_flow=str(flow), **settings)
     channel = core.channels["voice"]
     assert isinstance(channel, VoiceChannel) and channel.outbound is not None
