@@ -384,6 +384,22 @@ class Hub:
 
         return await add_to_record(self._core, self.scope, interaction_id, fields, summary)
 
+    async def agent_by_number(self, number: str) -> dict[str, Any] | None:
+        """The active agent with agent number ``number`` (``id``, ``number``, ``name``), or None:
+        a channel resolving what a person typed (consult agent 1002)."""
+        from hub.live import agent_by_number
+
+        return await agent_by_number(self._core, number)
+
+    async def hand_over(self, interaction_id: int, from_agent: int, to_agent: int) -> None:
+        """Agent ``from_agent`` hands the interaction they hold to ``to_agent``, who is already
+        on it (a consulted colleague the call was transferred to): it becomes theirs and they
+        are active on it; routing frees the first agent. ``InvalidRequest`` when the contact is
+        not ``from_agent``'s or the colleague does not exist."""
+        from hub.live import hand_over
+
+        await hand_over(self._core, self.scope, interaction_id, from_agent, to_agent)
+
     async def take_over(self, interaction_id: int, supervisor_id: int) -> None:
         """Supervisor ``supervisor_id`` takes one of this channel's interactions over from its
         agent (a call they were listening to): it becomes theirs and the agent is freed of it.

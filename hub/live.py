@@ -134,6 +134,43 @@ async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, 
                                                   queue=queue, agent_id=None))
 
 
+async def hand_over(core: HubCore, channel: str, interaction_id: int, from_agent: int, to_agent: int) -> None:
+    """The agent holding the interaction hands it to another agent who is already on it (a
+    call the colleague answered): it becomes theirs and they are active on it."""
+    from hub.models import Agent
+
+    now = utcnow()
+    async with transaction(core.sessions) as s:
+        target = await s.get(Agent, to_agent)
+        if target is None or not target.active:
+            raise InvalidRequest("unknown_agent", "that agent does not exist or is disabled")
+        row = (await s.execute(
+            update(Interaction).where(Interaction.id == interaction_id, Interaction.channel == channel,
+                                      Interaction.agent_id == from_agent,
+                                      Interaction.status == InteractionStatus.ASSIGNED)
+            .values(agent_id=to_agent, assigned_at=now, updated_at=now)
+            .returning(Interaction.customer_id, Interaction.queue))).first()
+        if row is None:
+            raise InvalidRequest("not_yours", "only the agent who has this contact may hand it over",
+                                 status=409)
+    await core.interaction_event(InteractionEvent("assigned", interaction_id, channel, row.customer_id,
+                                                  queue=row.queue, agent_id=to_agent))
+    try:
+        await core.states.change(to_agent, AgentState.ACTIVE, interaction_id=interaction_id)
+    except InvalidRequest as err:
+        log.info("agent %s not made active on interaction %s: %s", to_agent, interaction_id, err.message)
+
+
+async def agent_by_number(core: HubCore, number: str) -> dict[str, Any] | None:
+    from hub.models import Agent
+
+    async with core.sessions() as s:
+        row = (await s.execute(select(Agent).where(Agent.number == number))).scalar_one_or_none()
+    if row is None or not row.active:
+        return None
+    return {"id": row.id, "number": row.number, "name": row.name}
+
+
 async def take_over(core: HubCore, channel: str, interaction_id: int, supervisor_id: int) -> None:
     """A supervisor takes one of the channel's interactions over from its agent: it becomes
     theirs (the agent is freed of it), as if they had moved it to themselves."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
+from plugins.voice.consult import CONSULT_CONTROLS, Consultation
 from plugins.voice.live_calls import LiveCall, LiveCalls
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from plugins.voice.esl.connection import EslConnection
 
 ON_CALL = ("talking", "held")
+LIVE = (*ON_CALL, "consulting", "conference")
+"""States in which the agent still has the call."""
 CONTROLS = (
     Control("hold", "Hold", key="h", when=("talking",)),
     Control("resume", "Resume", key="h", when=("held",)),
@@ -36,7 +39,8 @@ CONTROLS = (
     Control("transfer_number", "Transfer to a number", key="x", params=("number",), when=ON_CALL),
     Control("one_way_audio", "Mark: one-way audio", key="1", when=ON_CALL),
     Control("dropped", "Mark: dropped call", key="2", when=ON_CALL),
-    Control("hangup", "Hang up", key="e", when=ON_CALL),
+    Control("hangup", "Hang up", key="e", when=LIVE),
+    *CONSULT_CONTROLS,
 )
 """The controls of a call, in the order the inbox shows them."""
 
@@ -55,19 +59,27 @@ class CallControl:
         self.config = config
         self.connection = connection
         """The shared connection while it is up, else None."""
+        self.consultation = Consultation(hub, calls, config, connection)
+        calls.consult_gone = self.consultation.rejoin
 
     async def __call__(self, interaction_id: int, action: str, agent_id: int,
                       params: dict[str, str]) -> dict[str, Any]:
         call = self.calls.get(interaction_id)
         agent = call.agent if call is not None else None
-        if call is None or agent is None or call.state not in ON_CALL:
+        if call is None or agent is None or call.state not in LIVE:
             raise ChannelError("this call is not live any more")
         if agent.agent_id != agent_id:
             raise ChannelError("this call is on another agent's phone")
-        do = getattr(self, f"_{action}", None)
-        if do is None:
+        control = next((c for c in CONTROLS if c.action == action), None)
+        if control is None:
             raise ChannelError(f"a call has no control {action!r}")
-        await do(call, params)
+        if control.when and call.state not in control.when:
+            raise ChannelError(f"{control.label} is not possible while the call is {call.state}")
+        if any(c.action == action for c in CONSULT_CONTROLS):
+            await self.consultation(call, action, params)
+        else:
+            await getattr(self, f"_{action}")(call, params)
+        await self.calls.publish(call)
         return call.live()
 
     async def _api(self, command: str) -> str:

@@ -48,6 +48,9 @@ class VoiceConfig(BaseModel):
     Empty: put through at once."""
     transfer_context: str = "default"
     """The dialplan context an outside number is transferred or dialled through."""
+    outside_endpoint: str = "loopback/{number}/{context}"
+    """The dial string of an outside number the agent consults (``{context}``:
+    ``transfer_context``); through the dialplan by default, or e.g. ``sofia/gateway/gw1/{number}``."""
     recordings_dir: str = "/var/lib/freeswitch/recordings"
     """Where FreeSWITCH writes call recordings (a path on the switch's machine)."""
     record_calls: bool = False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,8 @@ class LiveCall:
     ivr_path: list[dict[str, Any]] = field(default_factory=list)
     agents: list[AgentLeg] = field(default_factory=list)
     state: str = "talking"
-    """``talking``, ``held``, ``queued`` (sent to another queue), ``ended``."""
+    """``talking``, ``held``, ``consulting`` (the agent with a colleague, the caller on music),
+    ``conference`` (the three together), ``queued`` (sent to another queue), ``ended``."""
     muted: bool = False
     recording: str = "off"
     """``off``, ``on``, or ``paused`` (secure mode: silence is written while a card is read)."""
@@ -93,6 +94,13 @@ class LiveCall:
     """``ringing`` (the supervisor's phone) or ``on`` (eavesdrop runs); empty: nobody."""
     supervision_mode: str = ""
     """``listen``, ``whisper`` (the agent hears the supervisor) or ``barge`` (everyone does)."""
+    consult_leg: str | None = None
+    consult_target: str = ""
+    consult_agent_id: int | None = None
+    consult_state: str = ""
+    """``ringing``, ``talking`` (the agent with them, the caller on music) or ``conference``."""
+    consult_failed: str = ""
+    conference: str = ""
 
     @property
     def agent(self) -> AgentLeg | None:
@@ -112,6 +120,8 @@ class LiveCall:
                 "listening": self.supervision_mode == "listen",
                 "whispering": self.supervision_mode == "whisper",
                 "barging": self.supervision_mode == "barge",
+                "consult": {"state": self.consult_state, "target": self.consult_target,
+                            "failed": self.consult_failed},
                 "ivr_path": self.ivr_path}
 
     def record(self) -> dict[str, Any]:
@@ -166,6 +176,8 @@ class LiveCalls:
         self.by_interaction: dict[int, LiveCall] = {}
         self._by_leg: dict[str, LiveCall] = {}
         self._handoffs: dict[str, asyncio.Queue[str]] = {}
+        self.consult_gone: Callable[[LiveCall], Awaitable[None]] | None = None
+        """Called when the consulted party hangs up during a consultation (back to the caller)."""
 
     def follow(self, customer: str) -> asyncio.Queue[str]:
         """The caller's socket hears here when the agent's leg is gone while the caller is not:
@@ -237,7 +249,9 @@ class LiveCalls:
             return
         when = event_time(event, self.clock)
         agent = call.agent
-        if event.name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD") and agent is not None and uuid == agent.uuid:
+        if event.name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD") and call.consult_leg is not None:
+            pass  # the consultation holds and releases the agent's leg itself
+        elif event.name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD") and agent is not None and uuid == agent.uuid:
             await self.held(call, event.name == "CHANNEL_HOLD", when)
         elif event.name in ("RECORD_START", "RECORD_STOP") and uuid == call.customer:
             path = event.get("Record-File-Path") or ""
@@ -270,12 +284,24 @@ class LiveCalls:
                 self._hand_off(call.customer, "requeued")
                 await self.save(call)
                 return
-            if agent.outcome == "taken_over":
-                await self.save(call)
+            if agent.outcome in ("transferred", "taken_over") and call.agent is not None:
+                await self.save(call)  # a colleague or the supervisor has the call now
                 return
             call.hangup_side = call.hangup_side or "agent"
         elif uuid == call.supervisor_leg:
             self.end_supervision(call)
+            await self.publish(call)
+            return
+        elif uuid == call.consult_leg:
+            if call.consult_state == "conference":
+                self._by_leg.pop(uuid, None)
+                return  # they left the room; the caller and the agent go on
+            ringing = call.consult_state == "ringing"
+            if ringing:  # never answered: the caller stays on hold until the agent resumes
+                call.consult_failed = f"{call.consult_target}: {cause}"
+            self.end_consult(call)
+            if not ringing and self.consult_gone is not None:
+                await self.consult_gone(call)
             await self.publish(call)
             return
         elif uuid == call.customer:
@@ -299,13 +325,25 @@ class LiveCalls:
                 agent.ended_at, agent.outcome = when, agent.outcome or "hangup"
                 self._by_leg.pop(agent.uuid, None)
         call.ended_at, call.state = when, "ended"
-        self._hand_off(call.customer, "transferred" if call.hangup_side == "transferred" else "ended")
+        # No survey for a call that left the hub or that goes on in a conference room.
+        gone = call.hangup_side == "transferred" or bool(call.conference)
+        self._hand_off(call.customer, "transferred" if gone else "ended")
         self._forget(call)
         try:
             await self.hub.contact_ended(call.interaction_id, call.record(), call.summary())
             await self.hub.delete_state(f"{STATE_PREFIX}{call.interaction_id}")
         except Exception:
             log.exception("voice: could not record the end of call %s", call.customer)
+
+    def watch(self, call: LiveCall, leg: str) -> None:
+        """Another leg of this call (a consulted colleague's) whose events concern it."""
+        self._by_leg[leg] = call
+
+    def end_consult(self, call: LiveCall, *, keep_leg: bool = False) -> None:
+        if call.consult_leg is not None and not keep_leg:
+            self._by_leg.pop(call.consult_leg, None)
+        call.consult_leg, call.consult_agent_id = None, None
+        call.consult_state = call.consult_target = ""
 
     def watch_supervisor(self, call: LiveCall) -> None:
         """The supervisor's phone leg is this call's too: its hangup ends the supervision."""

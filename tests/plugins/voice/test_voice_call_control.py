@@ -173,7 +173,7 @@ async def test_hold_puts_the_caller_on_music_and_the_agent_on_hold_until_resumed
     assert agent_leg in call.caller.leg.hears and "local_stream://moh" not in call.caller.leg.hears
     assert [line for _, line in switch.commands if "uuid_hold" in line] == [
         f"api uuid_hold {agent_leg}", f"api uuid_hold off {agent_leg}"]
-    with pytest.raises(ChannelError, match="not on hold"):
+    with pytest.raises(ChannelError, match="Resume is not possible while the call is talking"):
         await call.control("resume")
     assert call.live.holds == 1 and call.live.held_seconds >= 0.2
     call.caller.hangup()

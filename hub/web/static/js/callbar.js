@@ -156,8 +156,15 @@ function duration(seconds) {
 }
 
 function stateLabel(live) {
-  const labels = { talking: _('On the call'), held: _('Caller on hold'), queued: _('Transferred to a queue') };
-  const words = [labels[live.state] || live.state];
+  const labels = {
+    talking: _('On the call'), held: _('Caller on hold'), queued: _('Transferred to a queue'),
+    conference: _('Three-way call'),
+  };
+  const consult = live.consult || {};
+  const words = [live.state === 'consulting' ? _('Consulting {target}', { target: consult.target })
+    : labels[live.state] || live.state];
+  if (consult.state === 'ringing') words.push(_('ringing {target}', { target: consult.target }));
+  if (consult.failed) words.push(_('no answer from {target}', { target: consult.failed }));
   if (live.muted) words.push(_('muted'));
   if (live.recording === 'on') words.push(_('recording'));
   if (live.recording === 'paused') words.push(_('recording paused'));
@@ -189,12 +196,15 @@ function controlLabel(control) {
     transfer_number: _('Transfer to a number'), one_way_audio: _('Mark: one-way audio'),
     dropped: _('Mark: dropped call'), hangup: _('Hang up'), listen: _('Listen'),
     whisper: _('Whisper to the agent'), barge: _('Barge in'), take_over: _('Take over the call'),
-    stop_supervising: _('Stop supervising'),
+    stop_supervising: _('Stop supervising'), consult: _('Consult'), complete_transfer: _('Transfer to them'),
+    conference: _('Three-way call'), cancel_consult: _('Back to the caller'),
   };
   return labels[control.action] || control.label;
 }
 
 function paramLabel(name) {
-  const labels = { digits: _('Digits'), queue: _('Queue'), number: _('Number') };
+  const labels = {
+    digits: _('Digits'), queue: _('Queue'), number: _('Number'), target: _('Agent number or phone number'),
+  };
   return labels[name] || name;
 }
