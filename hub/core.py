@@ -54,6 +54,8 @@ class HubCore:
         plugins read it through ``Hub.agents_online`` (a chat widget's offline form)."""
         self._facades: dict[str, Hub] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.services = self._register_services()
+        """Self-services by name (``hub_register_services``), for channels' automated flows."""
         self._register_channels()
         self.jobs = plugin_jobs(pm)
         """Plugins' background jobs by task name (``hub_register_tasks``)."""
@@ -72,6 +74,21 @@ class HubCore:
         if not self.serves_channels:
             return RelayEventBus(self.settings.internal_url, self.settings.secret_key)
         return EventBus()
+
+    def _register_services(self) -> dict[str, Any]:
+        services: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for plugin, registered in call_register(self.pm, "hub_register_services"):
+            if not (isinstance(registered, tuple) and len(registered) == 2 and isinstance(registered[0], str)
+                    and callable(registered[1])):
+                raise ConfigError(f"plugin {plugin!r} must call register(name, service) "
+                                  "in hub_register_services")
+            name, service = registered
+            if name in services:
+                raise ConfigError(f"self-service {name!r} is registered twice: by plugin {owners[name]!r} "
+                                  f"and by plugin {plugin!r}")
+            services[name], owners[name] = service, plugin
+        return services
 
     def _register_channels(self) -> None:
         for plugin, cls in call_register(self.pm, "hub_register_channels"):

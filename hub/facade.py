@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -105,6 +106,12 @@ class Hub:
                 .order_by(Interaction.id.desc()).limit(1)  # type: ignore[union-attr]
             )).scalar_one_or_none()
         return None if row is None else row.model_dump(mode="json")
+
+    @property
+    def services(self) -> Mapping[str, Any]:
+        """Self-services plugins registered (``hub_register_services``), by name: ``await
+        hub.services["balance"](variables)``; bound them by a deadline of your own."""
+        return MappingProxyType(self._core.services)
 
     async def open_interactions(self, limit: int = 10_000) -> list[dict[str, Any]]:
         """This channel's open interactions, oldest first (``id``, ``thread_key``, ``status``,

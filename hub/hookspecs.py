@@ -10,7 +10,7 @@ does not stop the others, except in ``hub_register_*``, where it stops start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from hub.messages import InboundMessage
     from hub.routing.strategies import KeyFunction
     from hub.tickets.outages import OutageEvent
+
+SelfService = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any] | None]]
+"""A self-service (``hub_register_services``): the flow's variables in, its values out."""
 
 PROJECT = "contacthub"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -152,6 +155,22 @@ def hub_register_strategies(register: Callable[[str, KeyFunction], None]) -> Non
     smallest value is offered first (ties: top-down position, then agent id). The function
     must be pure and fast: it runs on every re-index of a free agent. A duplicate name
     stops start-up with one line naming both registrants. Return nothing.
+    """
+
+
+@hookspec
+def hub_register_services(register: Callable[[str, SelfService], None]) -> None:
+    """Contribute self-services a channel's automated flow may call: an IVR's balance or
+    bill query after the caller's service password, a chat bot's order lookup.
+
+    Called once, synchronously, while the hub is created. ``register(name, service)`` with a
+    name the flows refer to (``balance``) and ``async def service(variables) -> dict | None``:
+    ``variables`` are the flow's strings (the caller's number, their customer id, the digits
+    they entered, e.g. ``password``); return the values the flow speaks (``{"balance":
+    "42.50"}``), or None for "no" (a wrong password, an unknown account). The channel bounds
+    each call by a deadline and takes an exception or a late answer as a failure, so a back
+    office that is down never holds a customer. A name two plugins register stops start-up
+    with one line naming both. Return nothing.
     """
 
 

@@ -43,11 +43,12 @@ class Arrivals:
 
     def __init__(self, hub: Hub, flow: Flow, *, live: LiveCalls,
                  services: Mapping[str, Service] | None = None, hold_music: str = "local_stream://moh",
-                 tts_engine: str = "flite") -> None:
+                 tts_engine: str = "flite", service_seconds: float = 5.0) -> None:
         self.hub = hub
         self.flow = flow
         self.live = live
-        self.services = dict(services or {})
+        self.services = services or {}
+        self.service_seconds = service_seconds
         self.hold_music = hold_music
         self.tts_engine = tts_engine
         self.waiting: dict[str, int] = {}
@@ -64,7 +65,8 @@ class Arrivals:
         channel = session.channel
         number = channel.get("Caller-Caller-ID-Number") or channel.get("Channel-Caller-ID-Number") or ""
         run = IvrRun(self.flow, facts_from_caller(await self.hub.caller(number)))
-        ivr = IvrCall(session, run, services=self.services, tts_engine=self.tts_engine)
+        ivr = IvrCall(session, run, services=self.services, tts_engine=self.tts_engine,
+                      service_seconds=self.service_seconds)
         try:
             final = await ivr.run()
             if isinstance(final, RouteToQueue):

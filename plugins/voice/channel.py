@@ -57,7 +57,13 @@ class VoiceChannel(Channel):
         self.live_calls = LiveCalls(hub)
         self.supervisor: Supervisor | None = None
         self.arrivals = Arrivals(hub, self.flow, hold_music=self.config.hold_music,
-                                 tts_engine=self.config.tts_engine, live=self.live_calls)
+                                 tts_engine=self.config.tts_engine, live=self.live_calls,
+                                 services=hub.services, service_seconds=self.config.service_seconds)
+        named = {getattr(node, "service", None) for node in self.flow.nodes.values()} - {None}
+        missing = sorted(str(name) for name in named - set(hub.services))
+        if missing:
+            self.log.warning("voice: the IVR flow calls self-services no plugin offers (%s): those "
+                             "nodes take their failure branch", ", ".join(missing))
         self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
         self.supervision = Supervision(hub, self.live_calls, self.config, self._connection)
         self.outbound: OutboundServer | None = None

@@ -57,6 +57,9 @@ class VoiceConfig(BaseModel):
     """Record every call from the moment the agent answers (agents may still pause it)."""
     tts_engine: str = "flite"
     """FreeSWITCH's TTS module for prompts given as text only (``tts://<engine>|<voice>|<text>``)."""
+    service_seconds: float = Field(default=5, gt=0)
+    """A self-service's deadline (``hub_register_services``): past it the IVR takes its
+    failure branch rather than keep the caller waiting on a back office."""
     command_seconds: float = Field(default=10, gt=0)
     reconnect_max_seconds: float = Field(default=60, gt=0)
     login_retry_seconds: float = Field(default=300, gt=0)

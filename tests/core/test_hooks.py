@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -424,6 +424,59 @@ async def test_register_strategies_duplicate_name_stops_start(
         assert message in str(err.value) and "\n" not in str(err.value)
     finally:
         await core.stop()
+
+
+# hub_register_services
+
+
+class BackOffice:
+    """A billing back office: the balance of a customer who gave the right service password."""
+
+    @hookimpl
+    def hub_register_services(self, register: Callable[..., None]) -> None:
+        async def balance(variables: Mapping[str, str]) -> Mapping[str, Any] | None:
+            return {"balance": "42.50"} if variables.get("password") == "123456" else None
+
+        register("balance", balance)
+
+
+class AnotherBackOffice:
+    @hookimpl
+    def hub_register_services(self, register: Callable[..., None]) -> None:
+        async def balance(variables: Mapping[str, str]) -> Mapping[str, Any] | None:
+            return None
+
+        register("balance", balance)
+
+
+class HalfRegistered:
+    @hookimpl
+    def hub_register_services(self, register: Callable[..., None]) -> None:
+        register("balance")
+
+
+async def test_register_services_offers_a_self_service_to_every_channel(make_hub: MakeHub) -> None:
+    core = await make_hub(BackOffice())
+    services = core.facade("memory").services
+
+    assert sorted(services) == ["balance"]
+    assert await services["balance"]({"password": "123456"}) == {"balance": "42.50"}
+    assert await services["balance"]({"password": "000000"}) is None
+    with pytest.raises(TypeError):
+        services["other"] = services["balance"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("plugins", "message"), [
+    ((BackOffice(), AnotherBackOffice()),
+     "self-service 'balance' is registered twice: by plugin 'AnotherBackOffice' and by plugin 'BackOffice'"),
+    ((HalfRegistered(),),
+     "plugin 'HalfRegistered' must call register(name, service) in hub_register_services"),
+])
+def test_register_services_refuses_a_duplicate_or_a_half_registration(
+        hub_settings: Any, plugins: tuple[object, ...], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        create_hub(hub_settings(), plugins=list(plugins), load_entry_points=False)
+    assert str(err.value) == message
 
 
 # hub_on_offer

@@ -40,14 +40,14 @@ async def voice_hub(tmp_path: Path, database_url: str, switch: FreeSwitchDouble)
     """``await voice_hub(**voice_settings)``: a started hub whose voice channel uses ``switch``."""
     made: list[HubCore] = []
 
-    async def make(*, routing: bool = False, **voice: Any) -> HubCore:
+    async def make(*, routing: bool = False, extra_plugins: tuple[object, ...] = (), **voice: Any) -> HubCore:
         section = {"esl_port": switch.port, "esl_password": PASSWORD, "reconnect_max_seconds": 0.5,
                    "outbound_port": 0, **voice}
         settings = load_settings(data_dir=tmp_path / f"hub{len(made)}", database_url=database_url,
                                  redis_url="", blocked_plugins=[], plugins={"voice": section},
                                  run_jobs_in_process=True, routing=routing, leader_retry_seconds=0.1,
                                  wrap_up_seconds=0.2)
-        core = create_hub(settings, plugins=[plugins.voice], load_entry_points=False)
+        core = create_hub(settings, plugins=[plugins.voice, *extra_plugins], load_entry_points=False)
         made.append(core)
         await core.start()
         return core
