@@ -117,7 +117,7 @@ class VoiceChannel(Channel):
             rung = await ring(self.hub, connection, interaction_id, agent_id,
                               endpoint=self.config.agent_endpoint, rings=rings, leg=leg, caller=caller,
                               agent_number=await self._agent_number(agent_id),
-                              hold_music=self.config.hold_music,
+                              hold_music=self.config.hold_music, auto_answer=self.config.auto_answer,
                               before_bridge=self._announce if self.config.announce_agent else None)
         finally:
             self._ringing.pop((interaction_id, agent_id), None)

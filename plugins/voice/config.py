@@ -41,6 +41,9 @@ class VoiceConfig(BaseModel):
     agent_endpoint: str = "user/{number}"
     """The dial string of an agent's phone; ``{number}`` is their agent number."""
     hold_music: str = "local_stream://moh"
+    auto_answer: bool = False
+    """Agents' phones answer an offered call by themselves (``sip_auto_answer``: the phone
+    gets ``Call-Info: answer-after=0``): headset agents hear the caller without a key press."""
     announce_agent: str = "工号 {digits} 为您服务"
     """What the caller hears once the agent answered, before being put through (自动报号):
     text for the TTS engine, or a playback target (a file, ``file_string://``, ``tts://``);

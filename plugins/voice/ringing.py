@@ -47,7 +47,7 @@ class Rung:
 
 async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_id: int, *,
                endpoint: str, rings: float, leg: str | None = None, caller: str | None = None,
-               agent_number: str | None = None, hold_music: str = "",
+               agent_number: str | None = None, hold_music: str = "", auto_answer: bool = False,
                before_bridge: Callable[[str, str], Awaitable[None]] | None = None) -> Rung | None:
     """Ring the agent for one offer (their phone's leg gets the UUID ``leg``); the bridged call
     once they answered, else None. The caller's leg and the agent's number, when the channel
@@ -63,6 +63,8 @@ async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_i
     leg = leg or str(uuid.uuid4())
     variables = (f"origination_uuid={leg},originate_timeout={max(1, int(rings))},ignore_early_media=true,"
                  f"contacthub_interaction={interaction_id}")
+    if auto_answer:
+        variables += ",sip_auto_answer=true"
     if hold_music:
         # What the caller hears when the agent holds the call (uuid_hold on the agent's leg);
         # a comma would end the variable: FreeSWITCH takes it escaped.

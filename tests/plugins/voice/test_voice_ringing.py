@@ -40,9 +40,9 @@ async def staffed(core: HubCore, number: str) -> int:
     return agent_id
 
 
-async def waiting_call(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
-                       **endpoint: Any) -> tuple[VoiceChannel, int, Any]:
-    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True)
+async def waiting_call(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble, *,
+                       auto_answer: bool = False, **endpoint: Any) -> tuple[VoiceChannel, int, Any]:
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True, auto_answer=auto_answer)
     number = str(1000 + uuid.uuid4().int % 1000)
     switch.endpoint(f"user/{number}", **endpoint)
     agent_id = await staffed(channel.hub._core, number)
@@ -111,3 +111,17 @@ async def test_the_phone_stops_ringing_as_soon_as_the_caller_hangs_up(
     assert await until(silent, seconds=1.5), "the phone stops well before its 2 s ring time"
     assert asyncio.get_running_loop().time() - started < 1.0
     assert f"api uuid_kill {leg} ORIGINATOR_CANCEL" in [line for _, line in switch.commands]
+
+
+async def test_phones_answer_by_themselves_when_the_centre_says_so(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    _, _, call = await waiting_call(voice_hub, tmp_path, switch, answers=True, answer_after=0.05,
+                                    auto_answer=True)
+
+    async def rung() -> list[str]:
+        return [line for _, line in switch.commands if "originate" in line]
+
+    [originate] = await until(rung)
+    assert "sip_auto_answer=true" in originate
+    call.hangup()
