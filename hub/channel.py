@@ -176,6 +176,14 @@ class Channel(abc.ABC):
         router's own timer ends an offer nobody reports. Runs as a task of its own: take as
         long as the ringing takes."""
 
+    async def initiate(self, customer_id: int, agent_id: int, address: str) -> int:
+        """Start a contact with a customer on this channel for an agent (click-to-call): open
+        the interaction with ``Hub.open_outbound`` and return its id at once; what follows
+        (ringing the agent's phone, then the customer's) is the channel's, reported with
+        ``Hub.live``. Only for channels whose ``capabilities.can_initiate``; ``address`` is
+        one of the customer's own addresses. ``ChannelError`` in words for the agent."""
+        raise ChannelError(f"channel {self.name!r} cannot start a contact")
+
     async def offer_ended(self, interaction_id: int, agent_id: int) -> None:
         """Called when an offer ``offer`` acted on ended without an answer from the channel's
         side (the customer left, the router's timer won, the agent became unavailable): stop

@@ -391,6 +391,14 @@ class Hub:
 
         return await add_to_record(self._core, self.scope, interaction_id, fields, summary)
 
+    async def open_outbound(self, customer_id: int, thread_key: str, agent_id: int, subject: str) -> int:
+        """Open an interaction of this channel that agent ``agent_id`` starts (a call they
+        place from the customer's panel): theirs from the start, they are active on it, the
+        customer's history says so. Returns its id."""
+        from hub.live import open_outbound
+
+        return await open_outbound(self._core, self.scope, customer_id, thread_key, agent_id, subject)
+
     async def agent_by_number(self, number: str) -> dict[str, Any] | None:
         """The active agent with agent number ``number`` (``id``, ``number``, ``name``), or None:
         a channel resolving what a person typed (consult agent 1002)."""

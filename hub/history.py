@@ -77,7 +77,7 @@ async def customer_panel(
         "id": customer.id, "name": customer.name, "tier": customer.tier,
         "region": customer.region, "since": customer.created_at.isoformat(),
         "identities": [
-            {"kind": i.kind,
+            {"id": i.id, "kind": i.kind,
              "address": i.address if unmasked else mask_address(i.kind, i.address)}
             for i in identities
         ],

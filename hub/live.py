@@ -134,6 +134,28 @@ async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, 
                                                   queue=queue, agent_id=None))
 
 
+async def open_outbound(core: HubCore, channel: str, customer_id: int, thread_key: str, agent_id: int,
+                        subject: str) -> int:
+    """An interaction the agent starts (a call they place): theirs from the start, active."""
+    now = utcnow()
+    async with transaction(core.sessions) as s:
+        row = Interaction(customer_id=customer_id, channel=channel, thread_key=thread_key,
+                          status=InteractionStatus.ASSIGNED, agent_id=agent_id, subject=subject[:300],
+                          created_at=now, updated_at=now, assigned_at=now)
+        s.add(row)
+        await s.flush()
+        interaction_id = int(row.id or 0)
+        s.add(HistoryEntry(customer_id=customer_id, interaction_id=interaction_id, channel=channel,
+                           kind="opened", summary=subject[:500]))
+    await core.interaction_event(InteractionEvent("assigned", interaction_id, channel, customer_id,
+                                                  queue=row.queue, agent_id=agent_id))
+    try:
+        await core.states.change(agent_id, AgentState.ACTIVE, interaction_id=interaction_id, by=agent_id)
+    except InvalidRequest as err:
+        log.info("agent %s not made active on interaction %s: %s", agent_id, interaction_id, err.message)
+    return interaction_id
+
+
 async def hand_over(core: HubCore, channel: str, interaction_id: int, from_agent: int, to_agent: int) -> None:
     """The agent holding the interaction hands it to another agent who is already on it (a
     call the colleague answered): it becomes theirs and they are active on it."""

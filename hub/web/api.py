@@ -197,6 +197,9 @@ async def get_customer(request: web.Request) -> dict[str, Any]:
     if not panel:
         raise NotFound("customer")
     await audit(core, agent, "customer.view", f"customer:{customer_id}", ip=client_ip(request))
+    # Where the agent may start a contact from the panel (click-to-call).
+    panel["contact_channels"] = sorted(name for name, channel in core.channels.items()
+                                       if channel.capabilities.can_initiate)
     return panel
 
 

@@ -13,11 +13,18 @@ from pydantic import BaseModel, Field
 from hub import inbox
 from hub.channel import Control
 from hub.errors import ChannelError, InvalidRequest, NotFound, PermissionDenied
-from hub.models import Agent, Interaction
+from hub.models import Agent, CustomerIdentity, Interaction
 from hub.web.access import require
 from hub.web.api import AGENT, _id, api
 from hub.web.auth import audit, client_ip
 from hub.web.keys import CORE
+
+
+class ContactRequest(BaseModel):
+    """Start a contact with the customer: on ``channel``, at one of their addresses."""
+
+    channel: str = Field(min_length=1, max_length=40)
+    identity_id: int
 
 
 class ControlRequest(BaseModel):
@@ -49,6 +56,33 @@ async def get_live(request: web.Request) -> dict[str, Any]:
     live = await channel.live(interaction.id or 0) if channel is not None else None
     controls = [asdict(c) for c in _controls(request, interaction) if usable(agent, interaction, c)]
     return {"live": live, "controls": controls, "record": interaction.record}
+
+
+@api.route("POST", "/api/customers/{id}/contacts",
+           summary="Start a contact with the customer (click-to-call): the interaction is mine", role=AGENT,
+           body=ContactRequest)
+async def start_contact(request: web.Request, body: ContactRequest) -> dict[str, Any]:
+    from hub.web.api import _agent_serves_customer
+
+    agent = require(request)
+    core = request.app[CORE]
+    customer_id = _id(request)
+    if not inbox.is_supervisor(agent):
+        await _agent_serves_customer(request, customer_id)
+    channel = core.channels.get(body.channel)
+    if channel is None or not channel.capabilities.can_initiate:
+        raise InvalidRequest("cannot_initiate", f"contacts cannot be started on {body.channel!r}")
+    async with core.sessions() as s:
+        identity = await s.get(CustomerIdentity, body.identity_id)
+    if identity is None or identity.customer_id != customer_id:
+        raise NotFound("address")
+    try:
+        interaction_id = await channel.initiate(customer_id, int(agent.id or 0), identity.address)
+    except ChannelError as err:
+        raise InvalidRequest("contact_failed", str(err), status=409) from err
+    await audit(core, agent, "contact.start", f"interaction:{interaction_id}",
+                f"{body.channel} customer:{customer_id}", ip=client_ip(request))
+    return {"interaction_id": interaction_id}
 
 
 @api.route("GET", "/api/interactions/{id}/media/{name}",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from plugins.voice.esl.connection import EslConnection
 
 ON_CALL = ("talking", "held")
-LIVE = (*ON_CALL, "consulting", "conference")
+LIVE = (*ON_CALL, "consulting", "conference", "dialing")
 """States in which the agent still has the call."""
 CONTROLS = (
     Control("hold", "Hold", key="h", when=("talking",)),
@@ -192,6 +192,8 @@ class CallControl:
 
     async def _hangup(self, call: LiveCall, params: dict[str, str]) -> None:
         call.hangup_side = call.hangup_side or "agent"
+        if call.state == "dialing":  # the customer's phone may be ringing: it stops too
+            await self._end_leg(call.customer)
         await self._api(f"uuid_kill {_agent_leg(call)} NORMAL_CLEARING")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from datetime import datetime
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from hub.channel import Capabilities, Channel, Control, Health, HealthState, SendResult
 from hub.errors import ChannelError
 from plugins.voice.adoption import adopt
-from plugins.voice.arrivals import Arrivals
+from plugins.voice.arrivals import Arrivals, call_key
 from plugins.voice.call_control import CONTROLS, CallControl
 from plugins.voice.calls import LOST, Call, CallTable
 from plugins.voice.config import VoiceConfig, load_ivr_flow
+from plugins.voice.dialing import Dialer
 from plugins.voice.esl.connection import EslConnection
 from plugins.voice.esl.errors import ConnectionLost
 from plugins.voice.esl.link import Options
@@ -39,6 +41,7 @@ CALL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL
                "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
                "CHANNEL_HANGUP_COMPLETE", "DTMF", "RECORD_START", "RECORD_STOP", "HEARTBEAT")
 """What the hub listens to on the shared connection (per-call control uses its own)."""
+PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 AGENT_NUMBER_SECONDS = 60.0
 """How long an agent's number is trusted before it is read again (an admin may change it)."""
 
@@ -66,10 +69,12 @@ class VoiceChannel(Channel):
                              "nodes take their failure branch", ", ".join(missing))
         self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
         self.supervision = Supervision(hub, self.live_calls, self.config, self._connection)
+        self.dialer = Dialer(hub, self.live_calls, self.config, self._connection)
         self.outbound: OutboundServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._adopted = False
         self._numbers: dict[int, tuple[str, float]] = {}
+        self._calls_placed: set[asyncio.Task[None]] = set()
         self._ringing: dict[tuple[int, int], str] = {}
         """(interaction, agent) -> the agent phone's leg while it rings for that offer."""
 
@@ -155,6 +160,24 @@ class VoiceChannel(Channel):
             number = str((await self.hub.agent(agent_id))["number"])
             self._numbers[agent_id] = (number, time.monotonic())
         return number
+
+    async def initiate(self, customer_id: int, agent_id: int, address: str) -> int:
+        """Click-to-call: the agent's phone rings, then the customer's (``Dialer``)."""
+        number = address.replace(" ", "").replace("-", "")
+        if not PHONE_NUMBER.match(number):
+            raise ChannelError("this address is not a phone number")
+        if self._connection() is None:
+            raise ChannelError("the phone system is not connected; try again in a moment")
+        agent_number = await self._agent_number(agent_id)
+        customer = str(uuid.uuid4())
+        interaction_id = await self.hub.open_outbound(customer_id, call_key(customer), agent_id,
+                                                      "Outbound call")
+        call = self.live_calls.dialing(interaction_id, customer)
+        await self.live_calls.publish(call)
+        task = asyncio.create_task(self.dialer.place(call, agent_id, agent_number, number))
+        self._calls_placed.add(task)
+        task.add_done_callback(self._calls_placed.discard)
+        return interaction_id
 
     async def offer_ended(self, interaction_id: int, agent_id: int) -> None:
         """The offer ended unanswered (the caller left, its time ran out): the phone stops

@@ -67,12 +67,14 @@ class LiveCall:
 
     interaction_id: int
     customer: str
-    """The caller's leg (its UUID is the interaction's thread key)."""
+    """The customer's leg (its UUID is the interaction's thread key)."""
     queued_at: float
+    """When the caller began to wait for an agent (an outbound call: when it was placed)."""
     ivr_path: list[dict[str, Any]] = field(default_factory=list)
     agents: list[AgentLeg] = field(default_factory=list)
     state: str = "talking"
-    """``talking``, ``held``, ``consulting`` (the agent with a colleague, the caller on music),
+    """``dialing`` (an outbound call not answered yet), ``talking``, ``held``, ``consulting``
+    (the agent with a colleague, the caller on music),
     ``conference`` (the three together), ``queued`` (sent to another queue), ``ended``."""
     muted: bool = False
     recording: str = "off"
@@ -101,6 +103,8 @@ class LiveCall:
     """``ringing``, ``talking`` (the agent with them, the caller on music) or ``conference``."""
     consult_failed: str = ""
     conference: str = ""
+    direction: str = "inbound"
+    """``inbound`` (the customer called), ``outbound`` (the agent called them: click-to-call)."""
 
     @property
     def agent(self) -> AgentLeg | None:
@@ -129,7 +133,8 @@ class LiveCall:
         first = self.agents[0] if self.agents else None
         talk = sum(_seconds(a.talking_from, a.ended_at) for a in self.agents)
         return {
-            "kind": "call", "customer_leg": self.customer, "ivr_path": self.ivr_path,
+            "kind": "call", "direction": self.direction, "customer_leg": self.customer,
+            "ivr_path": self.ivr_path,
             "wait_seconds": _seconds(self.queued_at, first.answered_at if first else None),
             "ring_seconds": round(sum(_seconds(a.rung_at, a.answered_at) for a in self.agents), 3),
             "announce_seconds": round(sum(a.announce_seconds for a in self.agents), 3),
@@ -212,6 +217,12 @@ class LiveCalls:
         self._by_leg[agent.uuid] = call
         await self.publish(call)
         await self.save(call)
+        return call
+
+    def dialing(self, interaction_id: int, customer: str) -> LiveCall:
+        """An outbound call the agent places: followed from before either phone answers."""
+        call = LiveCall(interaction_id, customer, self.clock(), state="dialing", direction="outbound")
+        self.by_interaction[interaction_id] = self._by_leg[customer] = call
         return call
 
     async def save(self, call: LiveCall) -> None:

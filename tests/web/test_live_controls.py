@@ -13,7 +13,7 @@ from sqlalchemy import select
 from test_routing_api import frame, staff
 from web_helpers import Client, Hub, served_hub
 
-from hub.channel import Channel, Control, Health
+from hub.channel import Capabilities, Channel, Control, Health
 from hub.errors import ChannelError
 from hub.hookspecs import hookimpl
 from hub.models import AuditEntry, HistoryEntry, Interaction
@@ -47,6 +47,13 @@ class Phone(Channel):
 
     async def live(self, interaction_id: int) -> dict[str, Any] | None:
         return {"state": "talking"}
+
+    capabilities: ClassVar[Capabilities] = Capabilities(realtime=True, can_initiate=True)
+    dialled: ClassVar[list[tuple[int, int, str]]] = []
+
+    async def initiate(self, customer_id: int, agent_id: int, address: str) -> int:
+        self.dialled.append((customer_id, agent_id, address))
+        return await self.hub.open_outbound(customer_id, f"out:{address}", agent_id, "Outbound call")
 
     async def media(self, interaction_id: int, name: str) -> Path | None:
         return self.files.get(name)
@@ -218,3 +225,29 @@ async def test_a_recording_on_the_record_plays_to_those_who_may_read_the_contact
         plays = (await s.execute(select(AuditEntry.detail).where(
             AuditEntry.action == "interaction.media"))).scalars().all()
     assert plays == ["call-1.wav", "call-1.wav"], "each play is in the audit log"
+
+
+async def test_an_agent_calls_a_customer_of_theirs_from_the_panel(
+        hub: Hub, alice: Client, bob: Client) -> None:
+    call = await alices_call(hub, alice)
+    panel = await (await alice.get("/api/customers/1")).json()
+    [phone] = [i for i in panel["identities"] if i["kind"] == "phone"]
+    assert panel["contact_channels"] == ["phone"] and phone["address"] == "138****8000", "masked for agents"
+
+    contacts = "/api/customers/1/contacts"
+    started = await alice.post(contacts, json={"channel": "phone", "identity_id": phone["id"]})
+    not_bobs = await bob.post(contacts, json={"channel": "phone", "identity_id": phone["id"]})
+    no_such = await alice.post(contacts, json={"channel": "phone", "identity_id": 999})
+    not_here = await alice.post(contacts, json={"channel": "web", "identity_id": phone["id"]})
+
+    assert started.status == 200
+    interaction_id = (await started.json())["interaction_id"]
+    assert interaction_id != call and Phone.dialled == [(1, hub.agents["1001"].id, "13800138000")]
+    async with hub.core.sessions() as s:
+        row = await s.get(Interaction, interaction_id)
+        audit = (await s.execute(select(AuditEntry.target)
+                                 .where(AuditEntry.action == "contact.start"))).scalars()
+        assert list(audit) == [f"interaction:{interaction_id}"]
+    assert row is not None and (row.agent_id, row.status) == (hub.agents["1001"].id, "assigned")
+    assert not_bobs.status == 403, "Bob serves no conversation of this customer"
+    assert no_such.status == 404 and not_here.status == 400

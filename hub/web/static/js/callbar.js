@@ -158,7 +158,7 @@ function duration(seconds) {
 function stateLabel(live) {
   const labels = {
     talking: _('On the call'), held: _('Caller on hold'), queued: _('Transferred to a queue'),
-    conference: _('Three-way call'),
+    conference: _('Three-way call'), dialing: _('Calling the customer…'),
   };
   const consult = live.consult || {};
   const words = [live.state === 'consulting' ? _('Consulting {target}', { target: consult.target })

@@ -12,6 +12,7 @@ import { initKeys } from './keys.js';
 import { channelLabel, channelMark, tierLabel } from './labels.js';
 import { Live } from './live.js';
 import { initMove } from './move.js';
+import { initPanel } from './panel.js';
 import { applyOfferFrame, initOffers, loadOffers, tickOffers } from './offers.js';
 import { applyOutageFrame, initOutages } from './outages.js';
 import { state } from './state.js';
@@ -28,6 +29,7 @@ async function boot() {
   initKeys({ moveSelection, openSelected, switchView });
   initOffers({ opened: openAccepted });
   initCallbar({ open: openAccepted });
+  initPanel({ opened: openAccepted });
   initMove({ moved: () => { refreshList(); catchUp(); } });
   initStatusBar();
   initTicketPanel();

@@ -8,6 +8,7 @@ import { showError } from './toast.js';
 
 let shownFor = null;
 let dispositionNames = new Map();
+let hooks = { opened: () => {} };
 
 export async function loadCustomer(customerId, currentInteractionId) {
   shownFor = customerId;
@@ -26,12 +27,32 @@ export async function loadCustomer(customerId, currentInteractionId) {
   $('#cust-tier').textContent = tierLabel(panel.tier);
   $('#cust-region').textContent = panel.region || '—';
   $('#cust-since').textContent = formatDate(panel.since);
+  const canCall = (panel.contact_channels || []).includes('voice');
   clear($('#cust-identities')).append(...panel.identities.map((i) => h('li', {},
     h('span', { class: 'id-kind', text: identityLabel(i.kind) }), ' ',
-    h('span', { class: 'id-address', text: i.address }))));
+    h('span', { class: 'id-address', text: i.address }),
+    canCall && i.kind === 'phone' ? h('button', {
+      type: 'button', class: 'btn btn-small call-button', 'data-identity': i.id,
+      onclick: () => callCustomer(customerId, i.id),
+    }, _('Call')) : null)));
   const history = clear($('#cust-history'));
   if (!panel.interactions.length) history.append(h('li', { class: 'empty', text: _('No earlier contacts.') }));
   for (const item of panel.interactions) history.append(historyRow(item, currentInteractionId));
+}
+
+/** Click-to-call: the agent's phone rings, then the customer's; the new call opens. */
+async function callCustomer(customerId, identityId) {
+  try {
+    const data = await api('POST', `/api/customers/${customerId}/contacts`,
+      { channel: 'voice', identity_id: identityId });
+    hooks.opened(data.interaction_id);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+export function initPanel(given) {
+  hooks = given;
 }
 
 function historyRow(item, currentId) {
