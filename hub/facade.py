@@ -391,6 +391,14 @@ class Hub:
 
         return await add_to_record(self._core, self.scope, interaction_id, fields, summary)
 
+    async def queue_position(self, interaction_id: int) -> int | None:
+        """Where one of this channel's waiting interactions stands in its queue among the
+        channel's others, by arrival (1: next; routing may still serve a VIP first); None once
+        it is not waiting. For a caller's position announcement."""
+        from hub.live import queue_position
+
+        return await queue_position(self._core, self.scope, interaction_id)
+
     async def open_outbound(self, customer_id: int, thread_key: str, agent_id: int, subject: str) -> int:
         """Open an interaction of this channel that agent ``agent_id`` starts (a call they
         place from the customer's panel): theirs from the start, they are active on it, the

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, cast, select, update
+from sqlalchemy import String, cast, func, select, update
 
 from hub.db import transaction
 from hub.errors import InvalidRequest, NotFound
@@ -132,6 +132,24 @@ async def requeue(core: HubCore, channel: str, interaction_id: int, queue: str, 
                                  status=409)
     await core.interaction_event(InteractionEvent("moved", interaction_id, channel, row.customer_id,
                                                   queue=queue, agent_id=None))
+
+
+async def queue_position(core: HubCore, channel: str, interaction_id: int) -> int | None:
+    """Where a waiting contact stands among the channel's contacts waiting in its queue, by
+    arrival (1: next); None once it is not waiting."""
+    async with core.sessions() as s:
+        me = (await s.execute(
+            select(Interaction.queue, Interaction.queued_at, Interaction.status, Interaction.agent_id)
+            .where(Interaction.id == interaction_id, Interaction.channel == channel))).first()
+        waiting = me is not None and me.status == InteractionStatus.QUEUED and me.agent_id is None
+        if me is None or not waiting or me.queued_at is None:
+            return None
+        ahead = (await s.execute(select(func.count()).select_from(Interaction).where(
+            Interaction.channel == channel, Interaction.queue == me.queue,
+            Interaction.status == InteractionStatus.QUEUED,
+            (Interaction.queued_at < me.queued_at)  # type: ignore[operator]
+            | ((Interaction.queued_at == me.queued_at) & (Interaction.id < interaction_id))))).scalar_one()
+    return int(ahead) + 1
 
 
 async def open_outbound(core: HubCore, channel: str, customer_id: int, thread_key: str, agent_id: int,

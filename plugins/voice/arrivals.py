@@ -43,12 +43,15 @@ class Arrivals:
 
     def __init__(self, hub: Hub, flow: Flow, *, live: LiveCalls,
                  services: Mapping[str, Service] | None = None, hold_music: str = "local_stream://moh",
-                 tts_engine: str = "flite", service_seconds: float = 5.0) -> None:
+                 tts_engine: str = "flite", service_seconds: float = 5.0,
+                 position_every: float = 0.0, position_text: str = "") -> None:
         self.hub = hub
         self.flow = flow
         self.live = live
         self.services = services or {}
         self.service_seconds = service_seconds
+        self.position_every = position_every
+        self.position_text = position_text
         self.hold_music = hold_music
         self.tts_engine = tts_engine
         self.waiting: dict[str, int] = {}
@@ -105,7 +108,7 @@ class Arrivals:
         self.queued[result.interaction_id] = (session.uuid, time.time())
         self.sessions[session.uuid] = session
         while True:
-            handoff = await self._hold(session, handoffs)
+            handoff = await self._hold(session, handoffs, result.interaction_id)
             if handoff == "requeued":
                 continue  # sent to another queue: music again until the next agent answers
             if handoff == "ended" and not session.hungup.is_set():
@@ -123,16 +126,22 @@ class Arrivals:
         await session.api(f"uuid_break {caller} all")
         await session.execute("playback", target)
 
-    async def _hold(self, session: OutboundSession, handoffs: asyncio.Queue[str]) -> str:
+    async def _hold(self, session: OutboundSession, handoffs: asyncio.Queue[str], interaction_id: int) -> str:
         """Hold music until the caller hangs up (``hungup``), the socket closes (``closed``) or
-        the agent's leg goes while the caller stays (what ``LiveCalls.follow`` says). The
-        bridge to an agent stops the music on the switch; the caller is parked when it ends."""
+        the agent's leg goes while the caller stays (what ``LiveCalls.follow`` says), with the
+        caller's place in the queue now and then. The bridge to an agent stops the music on
+        the switch; the caller is parked when it ends."""
         music = asyncio.ensure_future(session.execute("playback", self.hold_music))
         waiters = {asyncio.ensure_future(session.hungup.wait()): "hungup",
                    asyncio.ensure_future(session.wait_closed()): "closed",
                    asyncio.ensure_future(handoffs.get()): ""}
         try:
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                done, _ = await asyncio.wait(waiters, timeout=self.position_every or None,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if done:
+                    break
+                music = await self._tell_position(session, interaction_id, music)
         finally:
             for waiter in waiters:
                 waiter.cancel()
@@ -143,6 +152,28 @@ class Arrivals:
             with contextlib.suppress(asyncio.CancelledError, ChannelError, ConnectionLost):
                 await music
         return outcome
+
+    async def _tell_position(self, session: OutboundSession, interaction_id: int,
+                             music: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """The caller's place in the queue, between two stretches of music."""
+        position = await self.hub.queue_position(interaction_id)
+        if position is None or session.hungup.is_set():
+            return music  # an agent is taking the call: the bridge is coming
+        try:
+            await session.api(f"uuid_break {session.uuid} all")
+            with contextlib.suppress(ChannelError):
+                await music
+            await session.execute("playback", self.playable(self.position_text.format(position=position)))
+        except (ChannelError, ConnectionLost):
+            return music
+        return asyncio.ensure_future(session.execute("playback", self.hold_music))
+
+    def playable(self, text: str) -> str:
+        """A setting's words as a playback target: TTS for text, as given for a file or URL."""
+        if "://" in text or text.endswith((".wav", ".mp3")):
+            return text
+        # '|' separates the tts:// fields and '!' file_string items; a line break ends it.
+        return f"tts://{self.tts_engine}|default|{' '.join(text.replace('|', ' ').replace('!', ' ').split())}"
 
     async def _after_agent(self, session: OutboundSession, ivr: IvrCall, interaction_id: int) -> None:
         """The agent hung up first: the caller hears the survey (or goodbye), then the call ends."""

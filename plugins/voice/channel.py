@@ -61,7 +61,9 @@ class VoiceChannel(Channel):
         self.supervisor: Supervisor | None = None
         self.arrivals = Arrivals(hub, self.flow, hold_music=self.config.hold_music,
                                  tts_engine=self.config.tts_engine, live=self.live_calls,
-                                 services=hub.services, service_seconds=self.config.service_seconds)
+                                 services=hub.services, service_seconds=self.config.service_seconds,
+                                 position_every=self.config.announce_position_seconds,
+                                 position_text=self.config.position_text)
         named = {getattr(node, "service", None) for node in self.flow.nodes.values()} - {None}
         missing = sorted(str(name) for name in named - set(hub.services))
         if missing:
@@ -146,11 +148,7 @@ class VoiceChannel(Channel):
     async def _announce(self, caller: str, number: str) -> None:
         """自动报号: the caller hears who answers before being put through to them."""
         text = self.config.announce_agent.format(number=number, digits=" ".join(number))
-        if "://" not in text and not text.endswith((".wav", ".mp3")):
-            # '|' separates the tts:// fields and '!' file_string items; a line break ends it.
-            spoken = " ".join(text.replace("|", " ").replace("!", " ").split())
-            text = f"tts://{self.config.tts_engine}|default|{spoken}"
-        await self.arrivals.announce(caller, text)
+        await self.arrivals.announce(caller, self.arrivals.playable(text))
 
     async def _agent_number(self, agent_id: int) -> str:
         """An agent's number (their phone's extension), read at most once a minute: one read

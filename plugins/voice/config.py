@@ -41,6 +41,10 @@ class VoiceConfig(BaseModel):
     agent_endpoint: str = "user/{number}"
     """The dial string of an agent's phone; ``{number}`` is their agent number."""
     hold_music: str = "local_stream://moh"
+    announce_position_seconds: float = Field(default=0, ge=0)
+    """Every so many seconds a waiting caller hears their place in the queue (0: never)."""
+    position_text: str = "您前面还有 {position} 位客户在等待，请稍候。"
+    """What they hear (TTS text, or a playback target); ``{position}``: 1 for the next."""
     auto_answer: bool = False
     """Agents' phones answer an offered call by themselves (``sip_auto_answer``: the phone
     gets ``Call-Info: answer-after=0``): headset agents hear the caller without a key press."""

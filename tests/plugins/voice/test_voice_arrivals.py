@@ -5,6 +5,7 @@ the IVR for the agent; a blocked caller hears why and is let go."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from freeswitch_double import FreeSwitchDouble
 from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, until
@@ -84,3 +85,34 @@ async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
     await call.ended()
     assert await interactions(channel.hub._core) == []
     assert "ivr/blocked.wav" in apps_run(switch), "told why before being let go"
+
+
+async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    played: list[tuple[str | None, str | None]] = []
+    fire = switch.fire
+
+    def spy(event: Any) -> None:
+        if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "playback":
+            played.append((event.get("Unique-ID"), event.get("Application-Data")))
+        fire(event)
+
+    switch.fire = spy  # type: ignore[method-assign]
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, announce_position_seconds=0.3,
+                                  position_text="{position} before you")
+    first = await arrive(switch, channel, caller="+8613800000001")
+    await answer_menu(first, "1")
+    second = await arrive(switch, channel, caller="+8613800000002")
+    await answer_menu(second, "1")
+
+    async def told() -> bool:
+        heard = {(uuid, text) for uuid, text in played}
+        return (first.uuid, "tts://flite|default|1 before you") in heard and \
+            (second.uuid, "tts://flite|default|2 before you") in heard
+
+    assert await until(told, seconds=3), "each caller heard their own place"
+    music_again = [text for uuid, text in played if uuid == first.uuid][-1]
+    assert music_again in ("local_stream://moh", "tts://flite|default|1 before you")
+    first.hangup()
+    second.hangup()
