@@ -9,11 +9,12 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from hub import inbox
 from hub.channel import Control
 from hub.errors import ChannelError, InvalidRequest, NotFound, PermissionDenied
-from hub.models import Agent, CustomerIdentity, Interaction
+from hub.models import Agent, AgentStateSpan, CustomerIdentity, Interaction, utcnow
 from hub.web.access import require
 from hub.web.api import AGENT, _id, api
 from hub.web.auth import audit, client_ip
@@ -55,7 +56,24 @@ async def get_live(request: web.Request) -> dict[str, Any]:
     channel = core.channels.get(interaction.channel)
     live = await channel.live(interaction.id or 0) if channel is not None else None
     controls = [asdict(c) for c in _controls(request, interaction) if usable(agent, interaction, c)]
-    return {"live": live, "controls": controls, "record": interaction.record}
+    record = dict(interaction.record)
+    if record:
+        record["wrap_up_seconds"] = await wrap_up_seconds(core, interaction)
+    return {"live": live, "controls": controls, "record": record}
+
+
+async def wrap_up_seconds(core: Any, interaction: Interaction) -> float:
+    """How long its agent spent in wrap-up for this contact so far (a span still open counts
+    to now); read through the agent's spans since the contact began, which are indexed."""
+    if interaction.agent_id is None:
+        return 0.0
+    since = interaction.assigned_at or interaction.created_at
+    async with core.sessions() as s:
+        spans = (await s.execute(select(AgentStateSpan.started_at, AgentStateSpan.ended_at).where(
+            AgentStateSpan.agent_id == interaction.agent_id, AgentStateSpan.started_at >= since,
+            AgentStateSpan.state == "wrap_up", AgentStateSpan.interaction_id == interaction.id))).all()
+    now = utcnow()
+    return round(sum(((end or now) - start).total_seconds() for start, end in spans), 1)
 
 
 @api.route("POST", "/api/customers/{id}/contacts",

@@ -184,6 +184,7 @@ function recordSummary(record) {
   };
   const parts = [_('Call ended'), _('talk {time}', { time: duration(record.talk_seconds || 0) })];
   if (record.hold_seconds) parts.push(_('hold {time}', { time: duration(record.hold_seconds) }));
+  if (record.wrap_up_seconds) parts.push(_('wrap-up {time}', { time: duration(record.wrap_up_seconds) }));
   if (record.hangup_side) parts.push(sides[record.hangup_side] || record.hangup_side);
   if (record.survey_score) parts.push(_('survey {score}/5', { score: record.survey_score }));
   return parts.join(' · ');
