@@ -124,8 +124,9 @@ async def hub_process(url: str, tmp: Path, switch: FreeSwitchDouble, flow: Path,
     # CONTACTHUB_BENCH_PROFILE=<file>: the hub process runs under cProfile (stats in <file>).
     profile = os.environ.get("CONTACTHUB_BENCH_PROFILE")
     child = await asyncio.create_subprocess_exec(
-        sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), __file__, "--serve-hub", url, str(tmp / "hub"), str(switch.port), str(outbound_port),
-        str(flow), str(agents), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), __file__, "--serve-hub",
+        url, str(tmp / "hub"), str(switch.port), str(outbound_port), str(flow), str(agents),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     assert child.stdout is not None
     line = await asyncio.wait_for(child.stdout.readline(), 120)
     if line.strip() != b"ready":

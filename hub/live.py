@@ -224,6 +224,13 @@ async def take_over(core: HubCore, channel: str, interaction_id: int, supervisor
     if supervisor is None or owner != channel:
         raise NotFound("interaction" if supervisor is not None else "agent")
     await move_interaction(core, supervisor, interaction_id, agent_id=supervisor_id)
+    # On the call now: their hold and wrap-up are counted like any agent's.
+    try:
+        await core.states.change(supervisor_id, AgentState.ACTIVE, interaction_id=interaction_id,
+                                 by=supervisor_id)
+    except InvalidRequest as err:
+        log.info("supervisor %s not made active on interaction %s: %s", supervisor_id, interaction_id,
+                 err.message)
 
 
 async def _holder(core: HubCore, interaction_id: int) -> int | None:

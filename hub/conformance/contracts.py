@@ -1,4 +1,7 @@
-"""ChannelContract: the tests every channel passes. A plugin's test module subclasses it."""
+"""ChannelContract: the tests every channel passes. A plugin's test module subclasses it.
+
+The live-contact contracts (``hub.conformance.live``) are part of it: they run for a channel
+that declares live controls and skip, saying so, for the others."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from hub.conformance.helpers import (
     messages_with_text,
     wait_for,
 )
+from hub.conformance.live import LiveContactContract
 from hub.conformance.peer import PeerDriver
 from hub.core import HubCore
 from hub.models import Message
@@ -29,7 +33,7 @@ SENT_STATES = {DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.REA
 AWAY_STATES = {HealthState.DEGRADED, HealthState.DOWN}
 
 
-class ChannelContract:
+class ChannelContract(LiveContactContract):
     """The conformance contract of one channel.
 
     Subclass it as ``Test<Something>`` in a test module that provides the ``channel_plugin``
@@ -39,14 +43,18 @@ class ChannelContract:
     A peer that cannot do something turns the tests that need it off with a class attribute
     set to False; each of them then shows as skipped with the attribute's name, never passes
     silently. The timeouts are generous on purpose: the kit checks behaviour, not speed.
+
+    A channel whose contacts are live (``Channel.controls()`` declares any) also passes the
+    live-contact contracts of ``LiveContactContract``: well-formed controls, nothing done to
+    other interactions, and the full life of the contacts its peer places (``LivePeerDriver``).
     """
 
     pytestmark = pytest.mark.asyncio  # the plugin's project may run pytest-asyncio in strict mode
 
     carries_text: ClassVar[bool] = True
     """Customers' contacts are text messages the peer delivers and replies go back to it as
-    text. False for calls: the text contracts are skipped (and the channel cannot rise above
-    bronze on this kit), and the plugin's own tests cover a call's arrival, replay and end."""
+    text. False for calls: the text contracts are skipped, and the live-contact contracts
+    (``LiveContactContract``) take their place; a channel with neither stays at bronze."""
     supports_outage: ClassVar[bool] = True
     """The peer can be taken away and brought back (``disconnect`` / ``reconnect``)."""
     supports_offline_inbound: ClassVar[bool] = True

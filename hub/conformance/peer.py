@@ -56,3 +56,40 @@ class PeerDriver(Protocol):
     async def reconnect(self) -> None:
         """Bring the peer back; the channel must find it again on its own."""
         ...
+
+
+@runtime_checkable
+class LivePeerDriver(PeerDriver, Protocol):
+    """A ``PeerDriver`` that can also place a live contact (a call), for a channel that declares
+    live controls (``Channel.controls()``): the kit then runs the whole life of live contacts,
+    from the customer's arrival through the agent's answer and every control to the end.
+
+    The kit adds the agents itself, new ones for each contact: an agent skilled in
+    ``live_queue`` and made available, and a supervisor for the supervisors' controls. It tells
+    the peer their numbers (``answer``) before the contact starts, and each contact comes from
+    a new customer (``sender_for(1)``, ``sender_for(2)``...). A peer that cannot do this turns
+    the contract off with ``supports_live_contact = False``.
+    """
+
+    live_queue: str
+    """The queue the channel puts the contacts ``start_live_contact`` places in, as its settings
+    decide (the voice test's IVR flow sends a caller who presses 1 to ``billing``). The kit
+    creates it if it is missing and staffs it with one agent."""
+
+    async def answer(self, agent_number: str) -> None:
+        """From now on, the device of the agent with number ``agent_number`` answers whenever the
+        channel reaches it: their phone picks up when it rings for an offer (or a supervisor's
+        phone when listening in). A channel whose agents answer on screen has nothing to do
+        here: the kit accepts the offer as the agent's screen would."""
+        ...
+
+    async def start_live_contact(self, sender: str) -> None:
+        """Make the customer ``sender`` (from ``sender_for``) start one live contact that waits in
+        ``live_queue``: a caller dials in and presses 1. Return once the customer is on the way;
+        the kit waits for the hub to offer it and the agent's device to answer."""
+        ...
+
+    async def end_live_contact(self, sender: str) -> None:
+        """The customer ``sender`` ends their live contact (hangs up). Nothing when it is already
+        over (the agent hung up); safe to call twice."""
+        ...

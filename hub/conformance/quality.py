@@ -18,6 +18,11 @@ LAYOUT = ("__init__.py", "channel.py", "config.py", "README.md")
 # Contracts a peer may physically be unable to honour (a browser tab keeps no store and
 # has no link to watch); switching off any other contract caps the plugin at bronze.
 PHYSICAL_SKIPS = frozenset({"supports_offline_inbound", "health_follows_peer"})
+# A channel without text (calls) switches the text contracts off; it is checked instead by the
+# live-contact contracts, which run when its test's peer places live contacts. Without them the
+# text contracts are off with nothing in their place, which caps it at bronze too.
+NO_TEXT = "carries_text"
+LIVE_PEER_METHOD = "start_live_contact"
 LEVEL_LINE = re.compile(r"\*\*Quality level:\*\*\s*(bronze|silver|gold)", re.IGNORECASE)
 FAILURE_HEADINGS = re.compile(r"^##+ .*(bad input|failure|limits)", re.IGNORECASE | re.MULTILINE)
 
@@ -48,8 +53,12 @@ def check(plugin_dir: Path, tests_dir: Path, bench_dir: Path) -> Report:
     skips = _contract_skips(tests_dir)
     if skips is None:
         missing.append(f"tests: no ChannelContract subclass under {tests_dir}")
+    elif NO_TEXT in skips and "supports_live_contact" not in skips and _places_live_contacts(tests_dir):
+        skips.discard(NO_TEXT)  # the live-contact contracts run in place of the text ones
     if stated in ("silver", "gold") and skips:
-        missing += [f"silver: contract switched off: {s}" for s in sorted(skips - PHYSICAL_SKIPS)]
+        missing += [f"silver: contract switched off: {s}" + (
+                        " (and no live-contact peer in its place)" if s == NO_TEXT else "")
+                    for s in sorted(skips - PHYSICAL_SKIPS)]
     if stated == "gold":
         # bench/<name>.py, or bench/<name>_<what>.py where the plain name would shadow a
         # standard library module (email.py would hide ``email`` from every benchmark).
@@ -72,6 +81,14 @@ def _contract_skips(tests_dir: Path) -> set[str] | None:
     return skips
 
 
+def _places_live_contacts(tests_dir: Path) -> bool:
+    """Whether a test module gives the kit a peer that places live contacts (a ``LivePeerDriver``
+    with ``start_live_contact``)."""
+    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == LIVE_PEER_METHOD
+               for module in sorted(tests_dir.glob("test_*.py"))
+               for node in ast.walk(ast.parse(module.read_text())))
+
+
 def _named(base: ast.expr, name: str) -> bool:
     return (isinstance(base, ast.Name) and base.id == name) or \
         (isinstance(base, ast.Attribute) and base.attr == name)
@@ -83,5 +100,5 @@ def _false_attributes(cls: ast.ClassDef) -> set[str]:
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) \
                 and stmt.value.value is False:
             found |= {t.id for t in stmt.targets if isinstance(t, ast.Name) and t.id.startswith(
-                ("supports_", "health_"))}
+                ("supports_", "health_", "carries_"))}
     return found

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from freeswitch_double import Call, FreeSwitchDouble
-from test_voice_call_control import OnCall, on_call
+from test_voice_call_control import OnCall, on_call, wrapping_up
 from voice_support import VoiceHub, until
 
 from hub.db import transaction
@@ -23,7 +23,9 @@ async def supervisor(call: OnCall, switch: FreeSwitchDouble, number: str = "9001
         agent = Agent(number=number, name="Sam", role="supervisor", password_hash="")
         s.add(agent)
         await s.flush()
-        return int(agent.id or 0)
+        supervisor_id = int(agent.id or 0)
+    await call.core.states.change(supervisor_id, AgentState.IDLE, by=supervisor_id)  # logged in
+    return supervisor_id
 
 
 async def supervisor_phone(call: OnCall, switch: FreeSwitchDouble) -> Call:
@@ -112,6 +114,7 @@ async def test_the_supervisor_takes_the_call_over_and_the_agent_is_freed(
         "the caller and the supervisor talk"
     row = await call.interaction()
     assert row.agent_id == sam, "the interaction is the supervisor's now"
+    assert (await call.core.states.current(sam)).state == AgentState.ACTIVE, "and they are on it"
     assert await call.state() != AgentState.ACTIVE, "the agent is free of it"
     held = await call.channel.control(call.interaction_id, "hold", agent_id=sam, params={})
     assert held["state"] == "held", "the supervisor controls the call like its agent"
@@ -124,3 +127,5 @@ async def test_the_supervisor_takes_the_call_over_and_the_agent_is_freed(
     record = await until(recorded)
     assert [(leg["agent_id"], leg["outcome"]) for leg in record["legs"]] == [
         (call.agent_id, "taken_over"), (sam, "hangup")]
+    call.agent_id = sam
+    assert await wrapping_up(call), "the supervisor wraps the call up"
