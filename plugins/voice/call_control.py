@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
+from plugins.voice.call_actions import CallActions
 from plugins.voice.consult import CONSULT_CONTROLS, Consultation
 from plugins.voice.live_calls import LiveCall, LiveCalls
 
@@ -49,16 +50,12 @@ _NUMBER = re.compile(r"^\+?[0-9*#]{2,32}$")
 MARKS = {"one_way_audio": "one_way_audio", "dropped": "dropped"}
 
 
-class CallControl:
+class CallControl(CallActions):
     """Does one control to one call; ``ChannelError`` in words for the agent when it cannot."""
 
     def __init__(self, hub: Hub, calls: LiveCalls, config: VoiceConfig,
                  connection: Callable[[], EslConnection | None]) -> None:
-        self.hub = hub
-        self.calls = calls
-        self.config = config
-        self.connection = connection
-        """The shared connection while it is up, else None."""
+        super().__init__(hub, calls, config, connection)
         self.consultation = Consultation(hub, calls, config, connection)
         calls.consult_gone = self.consultation.rejoin
 
@@ -82,31 +79,22 @@ class CallControl:
         await self.calls.publish(call)
         return call.live()
 
-    async def _api(self, command: str) -> str:
-        connection = self.connection()
-        if connection is None:
-            raise ChannelError("the phone system is not connected; try again in a moment")
-        try:
-            return await connection.api(command)
-        except HubError as err:
-            raise ChannelError(f"the phone system refused: {err}") from err
-
     async def _hold(self, call: LiveCall, params: dict[str, str]) -> None:
         # uuid_hold plays the held leg's hold_music to its partner: holding the agent's leg is
         # what puts the caller on music (and the agent's phone hears nothing).
-        await self._api(f"uuid_hold {_agent_leg(call)}")
+        await self.api(f"uuid_hold {_agent_leg(call)}")
         await self.calls.held(call, True, time.time())
 
     async def _resume(self, call: LiveCall, params: dict[str, str]) -> None:
         if call.state != "held":
             raise ChannelError("the caller is not on hold")
-        await self._api(f"uuid_hold off {_agent_leg(call)}")
+        await self.api(f"uuid_hold off {_agent_leg(call)}")
         await self.calls.held(call, False, time.time())
 
     async def _mute(self, call: LiveCall, params: dict[str, str]) -> None:
         leg = _agent_leg(call)
         # What the switch reads from the agent's phone is what the caller hears of them.
-        await self._api(f"uuid_audio {leg} stop" if call.muted else f"uuid_audio {leg} start read mute 1")
+        await self.api(f"uuid_audio {leg} stop" if call.muted else f"uuid_audio {leg} start read mute 1")
         call.muted = not call.muted
         await self.calls.publish(call)
 
@@ -114,21 +102,21 @@ class CallControl:
         digits = params["digits"].upper()
         if not _DIGITS.match(digits):
             raise ChannelError("digits are 0-9, *, # and A-D, at most 32")
-        await self._api(f"uuid_send_dtmf {call.customer} {digits}")
+        await self.api(f"uuid_send_dtmf {call.customer} {digits}")
 
     async def _record(self, call: LiveCall, params: dict[str, str]) -> None:
         if call.recording == "off":
             await self.start_recording(call)
         else:
-            await self._api(f"uuid_record {call.customer} stop {call.recordings[-1]}")
+            await self.api(f"uuid_record {call.customer} stop {call.recordings[-1]}")
             call.recording = "off"
         await self.calls.publish(call)
 
     async def start_recording(self, call: LiveCall) -> None:
         """Record the caller and the agent, each on a channel of their own."""
         path = self.recording_path(call)
-        await self._api(f"uuid_setvar {call.customer} RECORD_STEREO true")
-        await self._api(f"uuid_record {call.customer} start {path}")
+        await self.api(f"uuid_setvar {call.customer} RECORD_STEREO true")
+        await self.api(f"uuid_record {call.customer} start {path}")
         if path not in call.recordings:
             call.recordings.append(path)
         call.recording = "on"
@@ -145,7 +133,7 @@ class CallControl:
             raise ChannelError("the call is not being recorded: there is nothing to pause")
         masking = call.recording == "on"
         verb = "mask" if masking else "unmask"
-        await self._api(f"uuid_record {call.customer} {verb} {call.recordings[-1]}")
+        await self.api(f"uuid_record {call.customer} {verb} {call.recordings[-1]}")
         call.recording = "paused" if masking else "on"
         await self.calls.publish(call)
 
@@ -166,7 +154,7 @@ class CallControl:
         if not _NUMBER.match(number):
             raise ChannelError("a number is digits (and *, #), with an optional leading +")
         agent = _agent_leg(call)
-        await self._api(f"uuid_transfer {call.customer} {number} XML {self.config.transfer_context}")
+        await self.api(f"uuid_transfer {call.customer} {number} XML {self.config.transfer_context}")
         call.hangup_side, call.hangup_cause, call.transfer_target = "transferred", "NORMAL_CLEARING", number
         await self.calls.end(call, time.time())
         await self._end_leg(agent)
@@ -174,7 +162,7 @@ class CallControl:
     async def _end_leg(self, leg: str) -> None:
         """Hang up a leg that may be gone already (the bridge it was in broke)."""
         try:
-            await self._api(f"uuid_kill {leg} NORMAL_CLEARING")
+            await self.api(f"uuid_kill {leg} NORMAL_CLEARING")
         except ChannelError as err:
             if "No such channel" not in str(err):
                 raise
@@ -194,7 +182,7 @@ class CallControl:
         call.hangup_side = call.hangup_side or "agent"
         if call.state == "dialing":  # the customer's phone may be ringing: it stops too
             await self._end_leg(call.customer)
-        await self._api(f"uuid_kill {_agent_leg(call)} NORMAL_CLEARING")
+        await self.api(f"uuid_kill {_agent_leg(call)} NORMAL_CLEARING")
 
 
 def _agent_leg(call: LiveCall) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
+from plugins.voice.call_actions import CallActions
 from plugins.voice.live_calls import AgentLeg, LiveCall, LiveCalls
 
 if TYPE_CHECKING:
@@ -40,15 +41,12 @@ _NUMBER = re.compile(r"^\+?[0-9*#]{2,32}$")
 RING_SECONDS = 30
 
 
-class Consultation:
+class Consultation(CallActions):
     """Does the consultation controls on a live call (see the module)."""
 
     def __init__(self, hub: Hub, calls: LiveCalls, config: VoiceConfig,
                  connection: Callable[[], EslConnection | None]) -> None:
-        self.hub = hub
-        self.calls = calls
-        self.config = config
-        self.connection = connection
+        super().__init__(hub, calls, config, connection)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, call: LiveCall, action: str, params: dict[str, str]) -> None:
@@ -60,15 +58,6 @@ class Consultation:
             await self._conference(call)
         elif action == "cancel_consult":
             await self._back(call)
-
-    async def _api(self, command: str) -> str:
-        connection = self.connection()
-        if connection is None:
-            raise ChannelError("the phone system is not connected; try again in a moment")
-        try:
-            return await connection.api(command)
-        except HubError as err:
-            raise ChannelError(f"the phone system refused: {err}") from err
 
     async def _consult(self, call: LiveCall, target: str) -> None:
         if call.consult_leg is not None:
@@ -88,10 +77,8 @@ class Consultation:
         assert agent is not None
         leg = str(uuid.uuid4())
         connection = self.connection()
-        if connection is None:
-            raise ChannelError("the phone system is not connected; try again in a moment")
         if call.state != "held":
-            await self._api(f"uuid_hold {agent.uuid}")  # the caller hears the music meanwhile
+            await self.api(f"uuid_hold {agent.uuid}")  # the caller hears the music meanwhile
             await self.calls.held(call, True, time.time())
         job = await connection.bgapi(
             f"originate {{origination_uuid={leg},originate_timeout={RING_SECONDS},ignore_early_media=true,"
@@ -115,17 +102,17 @@ class Consultation:
                 await self.calls.publish(call)
             return
         if call.consult_leg != leg or agent is None or call.ended_at is not None:
-            await self._quietly(f"uuid_kill {leg}")
+            await self.quietly(f"uuid_kill {leg}")
             return
         try:
-            await self._api(f"uuid_setvar {agent.uuid} park_after_bridge true")
-            await self._api(f"uuid_hold off {agent.uuid}")
-            await self._api(f"uuid_bridge {agent.uuid} {leg}")
+            await self.api(f"uuid_setvar {agent.uuid} park_after_bridge true")
+            await self.api(f"uuid_hold off {agent.uuid}")
+            await self.api(f"uuid_bridge {agent.uuid} {leg}")
             # The caller's bridge ended with it: parked, and on music until the agent decides.
-            await self._api(f"uuid_broadcast {call.customer} {self.config.hold_music} aleg")
+            await self.api(f"uuid_broadcast {call.customer} {self.config.hold_music} aleg")
         except ChannelError as err:
             log.info("voice: consultation on call %s failed: %s", call.customer, err)
-            await self._quietly(f"uuid_kill {leg}")
+            await self.quietly(f"uuid_kill {leg}")
             self.calls.end_consult(call)
             await self.calls.publish(call)
             return
@@ -141,7 +128,7 @@ class Consultation:
                 await self.hub.hand_over(call.interaction_id, agent.agent_id, call.consult_agent_id)
             except HubError as err:
                 raise ChannelError(str(err)) from err
-        await self._api(f"uuid_bridge {call.customer} {leg}")
+        await self.api(f"uuid_bridge {call.customer} {leg}")
         agent.outcome = "transferred"
         target, colleague = call.consult_target, call.consult_agent_id
         self.calls.end_consult(call, keep_leg=True)
@@ -157,15 +144,15 @@ class Consultation:
             call.hangup_side, call.hangup_cause = "transferred", "NORMAL_CLEARING"
             call.transfer_target = target
             await self.calls.end(call, now)
-        await self._quietly(f"uuid_kill {agent.uuid} NORMAL_CLEARING")
+        await self.quietly(f"uuid_kill {agent.uuid} NORMAL_CLEARING")
 
     async def _conference(self, call: LiveCall) -> None:
         """The caller, the agent and the consulted party in one room of their own."""
         agent, leg = call.agent, call.consult_leg
         assert agent is not None and leg is not None
         room = f"cc-{call.interaction_id}@default"
-        await self._api(f"uuid_transfer {agent.uuid} -both 'conference:{room}' inline")
-        await self._api(f"uuid_transfer {call.customer} 'conference:{room}' inline")
+        await self.api(f"uuid_transfer {agent.uuid} -both 'conference:{room}' inline")
+        await self.api(f"uuid_transfer {call.customer} 'conference:{room}' inline")
         if call.held_since is not None:
             await self.calls.held(call, False, time.time())
         call.conference, call.consult_state, call.state = room, "conference", "conference"
@@ -176,7 +163,7 @@ class Consultation:
         assert agent is not None
         self.calls.end_consult(call)
         if leg is not None:
-            await self._quietly(f"uuid_kill {leg} NORMAL_CLEARING")
+            await self.quietly(f"uuid_kill {leg} NORMAL_CLEARING")
         await self.rejoin(call)
 
     async def rejoin(self, call: LiveCall) -> None:
@@ -184,13 +171,8 @@ class Consultation:
         agent = call.agent
         if agent is None or call.ended_at is not None:
             return
-        await self._api(f"uuid_bridge {call.customer} {agent.uuid}")
+        await self.api(f"uuid_bridge {call.customer} {agent.uuid}")
         if call.held_since is not None:
             await self.calls.held(call, False, time.time())
         call.state = "talking"
 
-    async def _quietly(self, command: str) -> None:
-        try:
-            await self._api(command)
-        except ChannelError as err:
-            log.info("voice: %s: %s", command, err)

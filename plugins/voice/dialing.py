@@ -12,16 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hub.errors import HubError
-from plugins.voice.live_calls import AgentLeg, LiveCall, LiveCalls
+from hub.errors import ChannelError, HubError
+from plugins.voice.call_actions import CallActions
+from plugins.voice.live_calls import AgentLeg, LiveCall
 
 if TYPE_CHECKING:
-    from hub.facade import Hub
-    from plugins.voice.config import VoiceConfig
-    from plugins.voice.esl.connection import EslConnection
+    pass
 
 log = logging.getLogger("contacthub.channel.voice")
 RINGBACK = "tone_stream://%(1000,4000,450);loops=-1"
@@ -30,20 +28,14 @@ AGENT_RING_SECONDS = 30
 CUSTOMER_RING_SECONDS = 45
 
 
-class Dialer:
+class Dialer(CallActions):
     """Places the agent's calls to customers."""
-
-    def __init__(self, hub: Hub, calls: LiveCalls, config: VoiceConfig,
-                 connection: Callable[[], EslConnection | None]) -> None:
-        self.hub = hub
-        self.calls = calls
-        self.config = config
-        self.connection = connection
 
     async def place(self, call: LiveCall, agent_id: int, agent_number: str, number: str) -> None:
         """Ring the agent, then the customer, then put them through; the record says why not."""
-        connection = self.connection()
-        if connection is None:
+        try:
+            connection = self.connection()
+        except ChannelError:
             await self._failed(call, "agent", "NORMAL_TEMPORARY_FAILURE")
             return
         agent_leg, rung_at = str(uuid.uuid4()), time.time()
@@ -68,10 +60,10 @@ class Dialer:
                 f"ignore_early_media=true,contacthub_interaction={call.interaction_id}}}{outside} &park()"))
         except HubError as err:
             await self._failed(call, "customer", getattr(err, "reason", str(err)))
-            await self._quietly(connection, f"uuid_kill {agent_leg} NORMAL_CLEARING")
+            await self.quietly(connection, f"uuid_kill {agent_leg} NORMAL_CLEARING")
             return
         if call.ended_at is not None:  # the agent gave up meanwhile
-            await self._quietly(connection, f"uuid_kill {call.customer} NORMAL_CLEARING")
+            await self.quietly(connection, f"uuid_kill {call.customer} NORMAL_CLEARING")
             return
         try:
             await connection.api(f"uuid_bridge {call.customer} {agent_leg}")
@@ -87,9 +79,3 @@ class Dialer:
         call.hangup_side, call.hangup_cause = call.hangup_side or side, call.hangup_cause or cause
         await self.calls.end(call)
 
-    @staticmethod
-    async def _quietly(connection: EslConnection, command: str) -> None:
-        try:
-            await connection.api(command)
-        except HubError as err:
-            log.info("voice: %s: %s", command, err)

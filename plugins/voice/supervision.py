@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
+from plugins.voice.call_actions import CallActions
 from plugins.voice.live_calls import AgentLeg, LiveCall, LiveCalls
 
 if TYPE_CHECKING:
@@ -41,15 +42,12 @@ MODES = {"listen": "0", "whisper": "2", "barge": "3"}
 RING_SECONDS = 30
 
 
-class Supervision:
+class Supervision(CallActions):
     """Does the supervisor's controls on a live call."""
 
     def __init__(self, hub: Hub, calls: LiveCalls, config: VoiceConfig,
                  connection: Callable[[], EslConnection | None]) -> None:
-        self.hub = hub
-        self.calls = calls
-        self.config = config
-        self.connection = connection
+        super().__init__(hub, calls, config, connection)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, interaction_id: int, action: str, supervisor_id: int,
@@ -70,21 +68,12 @@ class Supervision:
         await self.calls.publish(call)
         return call.live()
 
-    async def _api(self, command: str) -> str:
-        connection = self.connection()
-        if connection is None:
-            raise ChannelError("the phone system is not connected; try again in a moment")
-        try:
-            return await connection.api(command)
-        except HubError as err:
-            raise ChannelError(f"the phone system refused: {err}") from err
-
     async def _mode(self, call: LiveCall, mode: str, supervisor_id: int) -> None:
         agent = call.agent
         assert agent is not None
         if call.supervisor_leg is not None:
             if call.supervision != "ringing":
-                await self._api(f"uuid_recv_dtmf {call.supervisor_leg} {MODES[mode]}")
+                await self.api(f"uuid_recv_dtmf {call.supervisor_leg} {MODES[mode]}")
             call.supervision_mode = mode
             return
         number = str((await self.hub.agent(supervisor_id))["number"])
@@ -97,8 +86,6 @@ class Supervision:
             variables.append("eavesdrop_whisper_aleg=true")  # and so does the caller
         dial = self.config.agent_endpoint.format(number=number)
         connection = self.connection()
-        if connection is None:
-            raise ChannelError("the phone system is not connected; try again in a moment")
         job = await connection.bgapi(f"originate {{{','.join(variables)}}}{dial} &eavesdrop({agent.uuid})")
         call.supervisor_leg, call.supervisor_id, call.supervisor_number = leg, supervisor_id, number
         call.supervision, call.supervision_mode = "ringing", mode
@@ -123,7 +110,7 @@ class Supervision:
         call.supervision = "on"
         if call.supervision_mode != started:  # another button while the phone rang
             try:
-                await self._api(f"uuid_recv_dtmf {leg} {MODES[call.supervision_mode]}")
+                await self.api(f"uuid_recv_dtmf {leg} {MODES[call.supervision_mode]}")
             except ChannelError as err:
                 log.info("voice: supervisor's mode on call %s not changed: %s", call.customer, err)
         await self.calls.publish(call)
@@ -137,14 +124,14 @@ class Supervision:
             await self.hub.take_over(call.interaction_id, supervisor_id)
         except HubError as err:
             raise ChannelError(str(err)) from err
-        await self._api(f"uuid_setvar {call.customer} park_after_bridge true")
-        await self._api(f"uuid_bridge {call.customer} {leg}")
+        await self.api(f"uuid_setvar {call.customer} park_after_bridge true")
+        await self.api(f"uuid_bridge {call.customer} {leg}")
         agent.outcome = "taken_over"
         now = time.time()
         call.agents.append(AgentLeg(leg, supervisor_id, call.supervisor_number, now, now))
         self.calls.taken_over(call)
         try:
-            await self._api(f"uuid_kill {agent.uuid} NORMAL_CLEARING")
+            await self.api(f"uuid_kill {agent.uuid} NORMAL_CLEARING")
         except ChannelError as err:
             log.info("voice: agent's leg of call %s already gone: %s", call.customer, err)
 
@@ -153,6 +140,6 @@ class Supervision:
         self.calls.end_supervision(call)
         if leg is not None:
             try:
-                await self._api(f"uuid_kill {leg} NORMAL_CLEARING")
+                await self.api(f"uuid_kill {leg} NORMAL_CLEARING")
             except ChannelError as err:
                 log.info("voice: supervisor's leg %s already gone: %s", leg, err)

@@ -5,10 +5,9 @@ the IVR for the agent; a blocked caller hears why and is let go."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from freeswitch_double import FreeSwitchDouble
-from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, until
+from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, played_on, until
 
 from hub.db import transaction
 from hub.models import BlockedAddress, Interaction
@@ -90,15 +89,7 @@ async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
 async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
     voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
 ) -> None:
-    played: list[tuple[str | None, str | None]] = []
-    fire = switch.fire
-
-    def spy(event: Any) -> None:
-        if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "playback":
-            played.append((event.get("Unique-ID"), event.get("Application-Data")))
-        fire(event)
-
-    switch.fire = spy  # type: ignore[method-assign]
+    played = played_on(switch)
     channel = await hub_with_flow(voice_hub, tmp_path, switch, announce_position_seconds=0.3,
                                   position_text="{position} before you")
     first = await arrive(switch, channel, caller="+8613800000001")

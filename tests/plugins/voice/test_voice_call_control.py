@@ -14,7 +14,7 @@ import pytest
 from freeswitch_double import Call, FreeSwitchDouble
 from sqlalchemy import select
 from test_voice_ringing import staffed
-from voice_support import FLOW, VoiceHub, answer_menu, arrive, until
+from voice_support import FLOW, VoiceHub, answer_menu, arrive, played_on, until
 
 from hub.core import HubCore
 from hub.db import transaction
@@ -133,15 +133,7 @@ async def _keep(shown: list[dict[str, Any]], payload: dict[str, Any]) -> None:
 
 async def test_the_caller_hears_the_agents_number_before_being_put_through(
         voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
-    played: list[tuple[str | None, str | None]] = []
-    fire = switch.fire
-
-    def spy(event: Any) -> None:
-        if event.name == "CHANNEL_EXECUTE" and event.get("Application") == "playback":
-            played.append((event.get("Unique-ID"), event.get("Application-Data")))
-        fire(event)
-
-    switch.fire = spy  # type: ignore[method-assign]
+    played = played_on(switch)
     call = await on_call(voice_hub, tmp_path, switch, announce_agent="工号 {digits} 为您服务")
     number = call.live.agent.number  # type: ignore[union-attr]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from freeswitch_double import FreeSwitchDouble
-from voice_support import VoiceHub, arrive, until
+from voice_support import VoiceHub, arrive, played_on, until
 
 from hub.hookspecs import hookimpl
 
@@ -76,22 +76,14 @@ async def self_service_call(voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwi
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW, encoding="utf-8")
     switch.media.update({f"ivr/{name}.wav": 0.05 for name in ("password", "wrong", "sorry", "bye")})
-    played: list[str] = []
-    fire = switch.fire
-
-    def spy(event: Any) -> None:
-        if event.name == "CHANNEL_EXECUTE" and event.get("Application") in PLAYING:
-            played.append(str(event.get("Application-Data")))
-        fire(event)
-
-    switch.fire = spy  # type: ignore[method-assign]
+    heard = played_on(switch, PLAYING)
     core = await voice_hub(ivr_flow=str(flow), extra_plugins=(billing,), service_seconds=0.5)
     caller = await arrive(switch, core.channels["voice"])  # type: ignore[arg-type]
     while caller.variables.get("current_application") != "play_and_get_digits":  # noqa: ASYNC110
         await asyncio.sleep(0.005)
     await caller.press("123456#")
     assert await until(lambda: _gone(switch, caller.uuid), seconds=10), "the call ends by itself"
-    return played
+    return [str(what) for _, what in heard]
 
 
 async def _gone(switch: FreeSwitchDouble, uuid: str) -> bool:

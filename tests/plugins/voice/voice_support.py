@@ -85,3 +85,21 @@ async def answer_menu(call: Call, digits: str) -> float:
     pressed = asyncio.get_running_loop().time()
     await call.press(digits)
     return pressed
+
+
+Played = list[tuple[str | None, str | None]]
+
+
+def played_on(switch: FreeSwitchDouble, apps: tuple[str, ...] = ("playback",)) -> Played:
+    """From now on, (leg uuid, what) for every ``apps`` application the switch starts: what
+    callers were played, in order."""
+    played: Played = []
+    fire = switch.fire
+
+    def spy(event: Any) -> None:
+        if event.name == "CHANNEL_EXECUTE" and event.get("Application") in apps:
+            played.append((event.get("Unique-ID"), event.get("Application-Data")))
+        fire(event)
+
+    switch.fire = spy  # type: ignore[method-assign]
+    return played
