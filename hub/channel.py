@@ -70,6 +70,8 @@ class Control:
     pressed: str = ""
     """For a toggle: the live field that shows it on (``muted``); the inbox shows the button
     pressed while that field is true."""
+    options: tuple[tuple[str, str], ...] = ()
+    """(value, label) pairs the first param is chosen from: the inbox offers a list."""
 
 
 class HealthState(enum.StrEnum):

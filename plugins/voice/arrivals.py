@@ -33,9 +33,10 @@ log = logging.getLogger("contacthub.channel.voice")
 CHANNEL = "voice"
 
 
-def call_key(uuid: str) -> str:
-    """The external id and thread key of a call: one interaction per call."""
-    return f"call:{uuid}"
+def call_key(uuid: str, part: int = 1) -> str:
+    """The external id and thread key of a call: one interaction per call, and one more each
+    time an agent sent the caller back into the IVR and they asked for a person again."""
+    return f"call:{uuid}" if part == 1 else f"call:{uuid}#{part}"
 
 
 class Arrivals:
@@ -72,10 +73,16 @@ class Arrivals:
                       service_seconds=self.service_seconds)
         try:
             final = await ivr.run()
-            if isinstance(final, RouteToQueue):
+            part = 1
+            while isinstance(final, RouteToQueue):
                 await ivr.play(final.prompts)
-                await self._queue(session, ivr, final, number)
-            elif isinstance(final, Transfer):
+                node = await self._queue(session, ivr, final, number, part)
+                if node is None:
+                    break
+                # The agent sent the caller back into the IVR: a new part if they ask again.
+                part += 1
+                final = await ivr.back_at(node)
+            if isinstance(final, Transfer):
                 await ivr.play(final.prompts)
                 await session.execute("transfer", final.target)
             elif isinstance(final, Hangup) and not session.hungup.is_set():
@@ -94,28 +101,38 @@ class Arrivals:
             for interaction_id in [i for i, (leg, _) in self.queued.items() if leg == session.uuid]:
                 del self.queued[interaction_id]
 
-    async def _queue(self, session: OutboundSession, ivr: IvrCall, final: RouteToQueue, number: str) -> None:
+    async def _queue(self, session: OutboundSession, ivr: IvrCall, final: RouteToQueue, number: str,
+                     part: int) -> str | None:
+        """The caller waits for an agent, talks, and then: None when the call is over for the
+        socket, or the IVR node an agent sent them back to."""
         run = ivr.ivr
         self.paths[session.uuid] = run.path.as_list()
         handoffs = self.live.follow(session.uuid)
         result = await self.hub.ingest(InboundMessage(
-            channel=CHANNEL, external_id=call_key(session.uuid), sender=number or "anonymous",
-            thread_key=call_key(session.uuid), text=f"Call: {run.path.summary()}",
+            channel=CHANNEL, external_id=call_key(session.uuid, part), sender=number or "anonymous",
+            thread_key=call_key(session.uuid, part), text=f"Call: {run.path.summary()}",
             sender_name=run.facts.customer_name, entry=session.channel.get("Caller-Destination-Number") or "",
             identities=(("phone", number),) if number else (),
             meta=self._meta(session, run, final)))
         self.waiting[session.uuid] = result.interaction_id
         self.queued[result.interaction_id] = (session.uuid, time.time())
         self.sessions[session.uuid] = session
+        back_to: str | None = None
         while True:
             handoff = await self._hold(session, handoffs, result.interaction_id)
             if handoff == "requeued":
                 continue  # sent to another queue: music again until the next agent answers
             if handoff == "ended" and not session.hungup.is_set():
                 await self._after_agent(session, ivr, result.interaction_id)
+            elif handoff.startswith("ivr:") and not session.hungup.is_set():
+                back_to = handoff.removeprefix("ivr:")
             break
         if session.hungup.is_set() and await self.hub.customer_left(result.interaction_id):
             log.info("voice: caller %s hung up while waiting in %s", number or "anonymous", final.queue)
+        if back_to is not None:
+            self.waiting.pop(session.uuid, None)
+            self.queued.pop(result.interaction_id, None)
+        return back_to
 
     async def announce(self, caller: str, target: str) -> None:
         """Play ``target`` to a waiting caller in place of the music, to its end (the agent's

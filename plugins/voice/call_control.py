@@ -38,6 +38,7 @@ CONTROLS = (
     Control("secure", "Secure payment", key="s", when=ON_CALL, pressed="secure"),
     Control("transfer_queue", "Transfer to a queue", key="t", params=("queue",), when=ON_CALL),
     Control("transfer_number", "Transfer to a number", key="x", params=("number",), when=ON_CALL),
+    Control("transfer_ivr", "Back to the IVR", key="i", params=("node",), when=ON_CALL),
     Control("one_way_audio", "Mark: one-way audio", key="1", when=ON_CALL),
     Control("dropped", "Mark: dropped call", key="2", when=ON_CALL),
     Control("hangup", "Hang up", key="e", when=LIVE),
@@ -57,6 +58,9 @@ class CallControl(CallActions):
                  connection: Callable[[], EslConnection | None]) -> None:
         super().__init__(hub, calls, config, connection)
         self.consultation = Consultation(hub, calls, config, connection)
+        self.ivr_nodes: dict[str, str] = {}
+        """The IVR nodes a call may be sent back to, by id, with their titles (the channel
+        fills it from its flow)."""
         calls.consult_gone = self.consultation.rejoin
 
     async def __call__(self, interaction_id: int, action: str, agent_id: int,
@@ -166,6 +170,21 @@ class CallControl(CallActions):
         except ChannelError as err:
             if "No such channel" not in str(err):
                 raise
+
+    async def _transfer_ivr(self, call: LiveCall, params: dict[str, str]) -> None:
+        """The caller goes back into the IVR at a node (the password, a self-service, a
+        menu); the agent's part ends as if they had hung up, and if the caller asks for a
+        person again that is a new interaction."""
+        node = params["node"]
+        if node not in self.ivr_nodes:
+            raise ChannelError(f"the IVR has no node {node!r}")
+        agent = _agent_leg(call)
+        if call.agent is not None:
+            call.agent.outcome = "transferred"
+        call.back_to_ivr, call.hangup_side, call.transfer_target = node, "transferred", f"IVR {node}"
+        call.hangup_cause = "NORMAL_CLEARING"
+        await self._end_leg(agent)
+        await self.calls.end(call, time.time())
 
     async def _one_way_audio(self, call: LiveCall, params: dict[str, str]) -> None:
         await self._mark(call, "one_way_audio")

@@ -12,6 +12,7 @@ import contextlib
 import re
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -70,6 +71,9 @@ class VoiceChannel(Channel):
             self.log.warning("voice: the IVR flow calls self-services no plugin offers (%s): those "
                              "nodes take their failure branch", ", ".join(missing))
         self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
+        self.call_control.ivr_nodes = {
+            node_id: str(node.title or node_id) for node_id, node in self.flow.nodes.items()
+            if node.kind in ("menu", "verify", "service", "collect", "survey")}
         self.supervision = Supervision(hub, self.live_calls, self.config, self._connection)
         self.dialer = Dialer(hub, self.live_calls, self.config, self._connection)
         self.outbound: OutboundServer | None = None
@@ -188,7 +192,9 @@ class VoiceChannel(Channel):
             await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
 
     def controls(self) -> tuple[Control, ...]:
-        return CONTROLS + SUPERVISOR_CONTROLS
+        nodes = tuple(self.call_control.ivr_nodes.items())
+        return tuple(replace(c, options=nodes) if c.action == "transfer_ivr" else c
+                     for c in CONTROLS) + SUPERVISOR_CONTROLS
 
     async def control(self, interaction_id: int, action: str, *, agent_id: int,
                       params: dict[str, str]) -> dict[str, Any]:

@@ -55,6 +55,10 @@ class IvrCall:
         """Drive the IVR to its end; a hangup anywhere ends it as ``CallerHungUp`` would."""
         return await self._drive(self.ivr.start())
 
+    async def back_at(self, node_id: str) -> Action:
+        """An agent sent the caller back into the flow at ``node_id``: drive it to its end."""
+        return await self._drive(self.ivr.back_at(node_id))
+
     async def after_agent(self) -> Action:
         """The agent left and the caller stayed: drive the survey (or the goodbye) to its end."""
         return await self._drive(self.ivr.after_agent())

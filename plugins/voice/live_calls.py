@@ -103,6 +103,8 @@ class LiveCall:
     """``ringing``, ``talking`` (the agent with them, the caller on music) or ``conference``."""
     consult_failed: str = ""
     conference: str = ""
+    back_to_ivr: str = ""
+    """The IVR node the agent sent the caller back to, when they did."""
     direction: str = "inbound"
     """``inbound`` (the customer called), ``outbound`` (the agent called them: click-to-call)."""
 
@@ -338,7 +340,8 @@ class LiveCalls:
         call.ended_at, call.state = when, "ended"
         # No survey for a call that left the hub or that goes on in a conference room.
         gone = call.hangup_side == "transferred" or bool(call.conference)
-        self._hand_off(call.customer, "transferred" if gone else "ended")
+        handoff = f"ivr:{call.back_to_ivr}" if call.back_to_ivr else "transferred" if gone else "ended"
+        self._hand_off(call.customer, handoff)
         self._forget(call)
         try:
             await self.hub.contact_ended(call.interaction_id, call.record(), call.summary())

@@ -28,8 +28,10 @@ log = logging.getLogger("contacthub.channel.voice")
 
 
 def caller_leg(thread_key: str) -> str | None:
-    """The caller's leg of a call interaction (its thread key is ``call:<uuid>``)."""
+    """The caller's leg of a call interaction (its thread key is ``call:<uuid>``, or
+    ``call:<uuid>#<n>`` for the n-th time the caller asked for a person in one call)."""
     kind, _, leg = thread_key.partition(":")
+    leg = leg.partition("#")[0]
     return leg if kind == "call" and leg else None
 
 

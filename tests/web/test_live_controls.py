@@ -107,7 +107,7 @@ async def test_the_holder_sees_the_channels_controls_and_the_live_state(
     assert [c["action"] for c in mine["controls"]] == ["hold", "resume", "dtmf"]
     assert mine["controls"][0] == {"action": "hold", "label": "Hold", "key": "h", "params": [],
                                    "supervisor": False, "when": ["talking"], "private": [],
-                                   "pressed": ""}
+                                   "pressed": "", "options": []}
     assert [c["action"] for c in supervising["controls"]] == ["listen"]
 
 

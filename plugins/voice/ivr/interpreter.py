@@ -112,6 +112,15 @@ class IvrRun:
             raise RuntimeError("the caller was not sent to an agent")
         return self._run(self.flow.survey) if self.flow.survey else self._emit(Hangup("completed"))
 
+    def back_at(self, node_id: str) -> Action:
+        """An agent sent the caller back into the flow at ``node_id`` (a menu, the password,
+        a self-service): the path goes on from there."""
+        if not isinstance(self.action, RouteToQueue):
+            raise RuntimeError("the caller was not sent to an agent")
+        if node_id not in self.flow.nodes:
+            raise KeyError(node_id)
+        return self._run(node_id)
+
     def feed(self, result: Result) -> Action:
         """The next action, given what became of the last one."""
         answers = ANSWERS.get(type(self.action), ())

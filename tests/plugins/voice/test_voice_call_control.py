@@ -14,7 +14,7 @@ import pytest
 from freeswitch_double import Call, FreeSwitchDouble
 from sqlalchemy import select
 from test_voice_ringing import staffed
-from voice_support import FLOW, VoiceHub, answer_menu, arrive, played_on, until
+from voice_support import FLOW, VoiceHub, answer_menu, arrive, interactions, played_on, until
 
 from hub.core import HubCore
 from hub.db import transaction
@@ -388,3 +388,28 @@ async def test_a_call_that_ended_while_the_switch_was_away_is_recorded_as_lost(
     record = (await call.interaction()).record
     assert (record["hangup_side"], record["hangup_cause"]) == ("switch", "LOST_WHILE_DISCONNECTED")
     assert await wrapping_up(call)
+
+
+async def test_the_agent_sends_the_caller_back_into_the_ivr_and_a_new_request_is_a_new_contact(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    call = await on_call(voice_hub, tmp_path, switch)
+    agent = call.agent_phone(switch)
+    [control] = [c for c in call.channel.controls() if c.action == "transfer_ivr"]
+    assert ("main", "Main menu") in control.options
+
+    with pytest.raises(ChannelError, match="no node 'nowhere'"):
+        await call.control("transfer_ivr", node="nowhere")
+    await call.control("transfer_ivr", node="main")
+
+    assert await until(lambda: _gone(switch, agent.uuid)), "the agent's phone is hung up"
+    assert await until(lambda: wrapping_up(call)), "the agent's part ended: wrap-up"
+    record = (await call.interaction()).record
+    assert (record["hangup_side"], record["transfer_target"]) == ("transferred", "IVR main")
+    await answer_menu(call.caller, "1")
+
+    async def second() -> list[Any]:
+        return [row for row, _ in await interactions(call.core) if row.id != call.interaction_id]
+
+    [again] = await until(second)
+    assert again.thread_key == f"call:{call.caller.uuid}#2" and again.queue == "billing"
+    call.caller.hangup()

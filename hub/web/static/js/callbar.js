@@ -16,6 +16,13 @@ export function initCallbar(given) {
   hooks = given;
   $('#control-form').addEventListener('submit', (event) => { event.preventDefault(); submitParams(); });
   $('#control-cancel').addEventListener('click', () => $('#control-dialog').close());
+  // Enter in the list chooses, as it does in a text field.
+  $('#control-dialog').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target.tagName === 'SELECT') {
+      event.preventDefault();
+      submitParams();
+    }
+  });
 }
 
 /** Load the live state and controls of the interaction just opened. */
@@ -116,14 +123,20 @@ function use(control) {
   const dialog = $('#control-dialog');
   const fields = clear($('#control-fields'));
   $('#control-title').textContent = controlLabel(control);
-  for (const name of control.params) {
-    fields.append(h('label', { for: `control-${name}` }, paramLabel(name)),
-      h('input', { id: `control-${name}`, name, required: true, autocomplete: 'off',
+  control.params.forEach((name, i) => {
+    const label = h('label', { for: `control-${name}` }, paramLabel(name));
+    if (i === 0 && control.options.length) {
+      // A list to choose from (the IVR's nodes): arrows and Enter, as any select.
+      fields.append(label, h('select', { id: `control-${name}`, name, required: true },
+        ...control.options.map(([value, text]) => h('option', { value }, text))));
+    } else {
+      fields.append(label, h('input', { id: `control-${name}`, name, required: true, autocomplete: 'off',
         type: control.private.includes(name) ? 'password' : 'text' }));
-  }
+    }
+  });
   dialog.dataset.action = control.action;
   dialog.showModal();
-  fields.querySelector('input')?.focus();
+  fields.querySelector('input, select')?.focus();
 }
 
 function submitParams() {
@@ -198,7 +211,7 @@ function controlLabel(control) {
     dropped: _('Mark: dropped call'), hangup: _('Hang up'), listen: _('Listen'),
     whisper: _('Whisper to the agent'), barge: _('Barge in'), take_over: _('Take over the call'),
     stop_supervising: _('Stop supervising'), consult: _('Consult'), complete_transfer: _('Transfer to them'),
-    conference: _('Three-way call'), cancel_consult: _('Back to the caller'),
+    conference: _('Three-way call'), cancel_consult: _('Back to the caller'), transfer_ivr: _('Back to the IVR'),
   };
   return labels[control.action] || control.label;
 }
@@ -206,6 +219,7 @@ function controlLabel(control) {
 function paramLabel(name) {
   const labels = {
     digits: _('Digits'), queue: _('Queue'), number: _('Number'), target: _('Agent number or phone number'),
+    node: _('Where in the IVR'),
   };
   return labels[name] || name;
 }
