@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("contacthub.channel.voice")
 CONSULT_CONTROLS = (
     Control("consult", "Consult", key="c", params=("target",), when=("talking", "held")),
+    Control("transfer_agent", "Transfer to an agent", key="a", params=("agent",), when=("talking", "held")),
     Control("complete_transfer", "Transfer to them", key="f", when=("consulting",)),
     Control("conference", "Three-way call", key="3", when=("consulting",)),
     Control("cancel_consult", "Back to the caller", key="g", when=("consulting",)),
@@ -52,6 +53,8 @@ class Consultation(CallActions):
     async def __call__(self, call: LiveCall, action: str, params: dict[str, str]) -> None:
         if action == "consult":
             await self._consult(call, params["target"])
+        elif action == "transfer_agent":
+            await self._consult(call, params["agent"], blind=True)
         elif action == "complete_transfer":
             await self._complete(call)
         elif action == "conference":
@@ -59,7 +62,9 @@ class Consultation(CallActions):
         elif action == "cancel_consult":
             await self._back(call)
 
-    async def _consult(self, call: LiveCall, target: str) -> None:
+    async def _consult(self, call: LiveCall, target: str, *, blind: bool = False) -> None:
+        """Ring the colleague or number while the caller holds; ``blind``: a colleague who
+        answers gets the caller at once (the agent does not talk to them first)."""
         if call.consult_leg is not None:
             raise ChannelError("a consultation is already under way")
         call.consult_failed = ""
@@ -68,6 +73,8 @@ class Consultation(CallActions):
         if colleague is not None:
             dial = self.config.agent_endpoint.format(number=target)
             call.consult_agent_id, call.consult_target = int(colleague["id"]), f"agent {target}"
+        elif blind:
+            raise ChannelError(f"no agent has the number {target!r}")
         elif _NUMBER.match(target):
             dial = self.config.outside_endpoint.format(number=target, context=self.config.transfer_context)
             call.consult_agent_id, call.consult_target = None, target
@@ -83,7 +90,7 @@ class Consultation(CallActions):
         job = await connection.bgapi(
             f"originate {{origination_uuid={leg},originate_timeout={RING_SECONDS},ignore_early_media=true,"
             f"contacthub_interaction={call.interaction_id}}}{dial} &park()")
-        call.consult_leg, call.consult_state = leg, "ringing"
+        call.consult_leg, call.consult_state, call.consult_blind = leg, "ringing", blind
         self.calls.watch(call, leg)
         task = asyncio.create_task(self._answered(call, leg, job))
         self._tasks.add(task)
@@ -103,6 +110,15 @@ class Consultation(CallActions):
             return
         if call.consult_leg != leg or agent is None or call.ended_at is not None:
             await self.quietly(f"uuid_kill {leg}")
+            return
+        if call.consult_blind:
+            try:
+                await self._complete(call)
+            except ChannelError as err:
+                log.info("voice: transfer of call %s failed: %s", call.customer, err)
+                await self.quietly(f"uuid_kill {leg}")
+                self.calls.end_consult(call)
+            await self.calls.publish(call)
             return
         try:
             await self.api(f"uuid_setvar {agent.uuid} park_after_bridge true")

@@ -102,6 +102,8 @@ class LiveCall:
     consult_state: str = ""
     """``ringing``, ``talking`` (the agent with them, the caller on music) or ``conference``."""
     consult_failed: str = ""
+    consult_blind: bool = False
+    """A transfer to a colleague without talking to them first: their answer completes it."""
     conference: str = ""
     back_to_ivr: str = ""
     """The IVR node the agent sent the caller back to, when they did."""
@@ -356,7 +358,7 @@ class LiveCalls:
     def end_consult(self, call: LiveCall, *, keep_leg: bool = False) -> None:
         if call.consult_leg is not None and not keep_leg:
             self._by_leg.pop(call.consult_leg, None)
-        call.consult_leg, call.consult_agent_id = None, None
+        call.consult_leg, call.consult_agent_id, call.consult_blind = None, None, False
         call.consult_state = call.consult_target = ""
 
     def watch_supervisor(self, call: LiveCall) -> None:

@@ -165,3 +165,28 @@ async def test_a_colleague_who_does_not_answer_leaves_the_caller_on_hold_with_th
     resumed = await call.control("resume")
     assert resumed["state"] == "talking"
     call.caller.hangup()
+
+
+async def test_a_transfer_to_an_agent_puts_the_caller_through_when_they_answer(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    call = await on_call(voice_hub, tmp_path, switch)
+    bob = await colleague(call, switch)
+    agent = call.agent_phone(switch)
+
+    with pytest.raises(ChannelError, match="no agent has the number '95588'"):
+        await call.control("transfer_agent", agent="95588")
+    ringing = await call.control("transfer_agent", agent="2002")
+
+    assert ringing["state"] == "held" and MUSIC in call.caller.leg.hears, \
+        "the caller holds while Bob's phone rings"
+
+    async def with_bob() -> bool:
+        live = call.channel.live_calls.get(call.interaction_id)
+        return live is not None and live.agent is not None and live.agent.agent_id == bob
+
+    assert await until(with_bob), "Bob answered and has the caller"
+    assert await until(lambda: _gone(switch, agent.uuid)), "the first agent's phone is hung up"
+    assert (await call.interaction()).agent_id == bob
+    bobs_leg = call.live.agent.uuid  # type: ignore[union-attr]
+    assert bobs_leg in call.caller.leg.hears and MUSIC not in call.caller.leg.hears
+    call.caller.hangup()

@@ -212,6 +212,7 @@ function controlLabel(control) {
     whisper: _('Whisper to the agent'), barge: _('Barge in'), take_over: _('Take over the call'),
     stop_supervising: _('Stop supervising'), consult: _('Consult'), complete_transfer: _('Transfer to them'),
     conference: _('Three-way call'), cancel_consult: _('Back to the caller'), transfer_ivr: _('Back to the IVR'),
+    transfer_agent: _('Transfer to an agent'),
   };
   return labels[control.action] || control.label;
 }
@@ -219,7 +220,7 @@ function controlLabel(control) {
 function paramLabel(name) {
   const labels = {
     digits: _('Digits'), queue: _('Queue'), number: _('Number'), target: _('Agent number or phone number'),
-    node: _('Where in the IVR'),
+    node: _('Where in the IVR'), agent: _('Agent number'),
   };
   return labels[name] || name;
 }
