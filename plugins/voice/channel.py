@@ -12,6 +12,7 @@ import contextlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +82,7 @@ class VoiceChannel(Channel):
         self._adopted = False
         self._numbers: dict[int, tuple[str, float]] = {}
         self._calls_placed: set[asyncio.Task[None]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
         self._ringing: dict[tuple[int, int], str] = {}
         """(interaction, agent) -> the agent phone's leg while it rings for that offer."""
 
@@ -99,6 +101,7 @@ class VoiceChannel(Channel):
                                      refused_delay=self.config.login_retry_seconds, announce=False)
         self._tasks.append(asyncio.create_task(self.supervisor.run(), name="voice:esl"))
         self._tasks.append(asyncio.create_task(self._watch_health(), name="voice:health"))
+        self._unsubscribe = self.hub.subscribe("inbox", self._on_inbox)
         # Start-up waits a moment for the switch, never for long: a switch that is down is
         # reported and retried, and must not hold the other channels back.
         with contextlib.suppress(TimeoutError):
@@ -106,6 +109,9 @@ class VoiceChannel(Channel):
         self._refresh_health()
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -180,6 +186,18 @@ class VoiceChannel(Channel):
         self._calls_placed.add(task)
         task.add_done_callback(self._calls_placed.discard)
         return interaction_id
+
+    async def _on_inbox(self, _topic: str, payload: dict[str, Any]) -> None:
+        """An offer accepted on screen while the agent's phone rings: the phone is told to go
+        off-hook (``uuid_phone_event talk``, for phones that obey it) and the answer, whenever
+        it comes, puts the caller through."""
+        if payload.get("event") != "InteractionEvent" or payload.get("kind") != "assigned":
+            return
+        key = (int(payload.get("interaction_id") or 0), int(payload.get("agent_id") or 0))
+        leg, connection = self._ringing.get(key), self._connection()
+        if leg is not None and connection is not None:
+            with contextlib.suppress(ChannelError):
+                await connection.api(f"uuid_phone_event {leg} talk")
 
     async def offer_ended(self, interaction_id: int, agent_id: int) -> None:
         """The offer ended unanswered (the caller left, its time ran out): the phone stops

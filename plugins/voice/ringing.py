@@ -35,6 +35,13 @@ def caller_leg(thread_key: str) -> str | None:
     return leg if kind == "call" and leg else None
 
 
+async def _accepted_on_screen(hub: Hub, interaction_id: int, agent_id: int) -> bool:
+    """The offer had ended because the agent took it on screen (the phone was told to answer
+    then): the call is theirs, put it through."""
+    interaction = await hub.interaction(interaction_id)
+    return interaction["agent_id"] == agent_id and interaction["status"] == "assigned"
+
+
 @dataclass(frozen=True, slots=True)
 class Rung:
     """An offer the agent answered: the call is bridged to their phone."""
@@ -79,7 +86,8 @@ async def ring(hub: Hub, connection: EslConnection, interaction_id: int, agent_i
         await hub.not_answered(interaction_id, agent_id)
         return None
     answered_at = time.time()
-    if not await hub.answered(interaction_id, agent_id):
+    if not await hub.answered(interaction_id, agent_id) and not await _accepted_on_screen(
+            hub, interaction_id, agent_id):
         await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
         return None
     if before_bridge is not None:

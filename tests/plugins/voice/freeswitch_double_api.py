@@ -257,6 +257,21 @@ async def api_uuid_recv_dtmf(switch: FreeSwitchDouble, arg: str) -> str:
     return f"+OK {parts[0]} received DTMF {parts[1]}.\n"
 
 
+async def api_uuid_phone_event(switch: FreeSwitchDouble, arg: str) -> str:
+    """uuid_phone_event <uuid> talk|hold: a SIP NOTIFY telling the phone to go off-hook or hold;
+    the double's phones obey talk while ringing (not in the reference: mod_commands text)."""
+    parts = arg.split()
+    if len(parts) < 2 or parts[1] not in ("talk", "hold"):
+        return "-USAGE: <uuid> talk|hold\n"
+    leg = switch.locate(parts[0])
+    if leg is None:
+        return "-ERR No such channel!\n"
+    if parts[1] == "talk":
+        leg.talk_requested = True
+        leg.poke()
+    return "+OK\n"
+
+
 async def api_uuid_dump(switch: FreeSwitchDouble, arg: str) -> str:
     """uuid_dump <uuid> [json]: the channel data as an event."""
     uuid, _, fmt = arg.partition(" ")
@@ -349,7 +364,7 @@ API: dict[str, Api] = {
     "uuid_break": api_uuid_break, "uuid_record": api_uuid_record, "uuid_send_dtmf": api_uuid_send_dtmf,
     "uuid_recv_dtmf": api_uuid_recv_dtmf, "uuid_dump": api_uuid_dump, "show": api_show,
     "hupall": api_hupall, "originate": api_originate, "echo": api_echo, "create_uuid": api_create_uuid,
-    "conference": api_conference, "uuid_audio": api_uuid_audio,
+    "conference": api_conference, "uuid_audio": api_uuid_audio, "uuid_phone_event": api_uuid_phone_event,
 }
 
 

@@ -59,6 +59,7 @@ class Leg(Channel):
         self.bridge_left = asyncio.Event()  # set when this leg's side of a uuid_bridge has ended
         self.socket_result: asyncio.Future[Any] | None = None  # resolved by the socket application
         self.in_socket_app = False  # parked under an async socket (not moved on by a bridge or transfer)
+        self.talk_requested = False  # uuid_phone_event talk: a phone that answers when told to
         self.leaving_bridge = False  # uuid_transfer / uuid_bridge took this leg out of its bridge
         # Media state behind ``hears`` (freeswitch_double_media) that tests may also read directly.
         self.on_hold = False  # CF_HOLD: uuid_hold put this leg on hold; its partner gets hold music
@@ -374,8 +375,11 @@ async def ring_endpoint(leg: Leg, limit: float) -> str | None:
     if endpoint.ring:
         leg.ring()
     wait = endpoint.answer_after if endpoint.answers or endpoint.reject else limit
-    if await leg.idle_until(lambda: leg.is_down, min(wait, limit)):
+    if await leg.idle_until(lambda: leg.is_down or leg.talk_requested, min(wait, limit)) and leg.is_down:
         return leg.hangup_cause or "ORIGINATOR_CANCEL"
+    if leg.talk_requested:  # uuid_phone_event talk: the phone goes off-hook by itself
+        leg.answer()
+        return None
     if endpoint.reject:
         cause = endpoint.reject
     elif endpoint.answers and endpoint.answer_after <= limit:

@@ -125,3 +125,30 @@ async def test_phones_answer_by_themselves_when_the_centre_says_so(
     [originate] = await until(rung)
     assert "sip_auto_answer=true" in originate
     call.hangup()
+
+
+async def test_accepting_the_offer_on_screen_answers_the_phone_and_puts_the_caller_through(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    from hub.routing.actions import accept_offer
+
+    channel, agent_id, call = await waiting_call(voice_hub, tmp_path, switch, answers=False)
+    core = channel.hub._core
+
+    async def ringing() -> str | None:
+        return next(iter(channel._ringing.values()), None)
+
+    leg = await until(ringing)
+    assert leg, "the agent's phone rings"
+    async with core.sessions() as s:
+        agent = await s.get(Agent, agent_id)
+    [(interaction, _)] = await interactions(core)
+    await accept_offer(core, agent, interaction.id)  # the agent presses Accept in the inbox
+
+    async def bridged() -> bool:
+        caller = channel.calls.get(call.uuid)
+        return caller is not None and caller.bridged_to == leg
+
+    assert await until(bridged, seconds=3), "the phone went off-hook and the caller is put through"
+    assert f"api uuid_phone_event {leg} talk" in [line for _, line in switch.commands]
+    call.hangup()
