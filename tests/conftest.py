@@ -11,6 +11,9 @@ import concurrent.futures
 import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
@@ -68,9 +71,55 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The test Redis server, ``redis://127.0.0.1:PORT/0``."""
-    return _test_server(REDIS_ENV, "Redis")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test Redis server, ``redis://127.0.0.1:PORT/0``.
+
+    Under pytest-xdist each worker gets a Redis server of its own, started like the one
+    ``scripts/test`` starts: a pub/sub channel (the hub's event bus) is one for the whole
+    server, whatever the database number, so tests running side by side would hear each
+    other's events."""
+    url = _test_server(REDIS_ENV, "Redis")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield url
+        return
+    with _private_redis(tmp_path_factory.mktemp("redis")) as private:
+        yield private
+
+
+@contextlib.contextmanager
+def _private_redis(directory: Path) -> Iterator[str]:
+    for _attempt in range(5):
+        port = _free_port()
+        server = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+             "--dir", str(directory), "--logfile", str(directory / "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            if _redis_answers(server, port):
+                yield f"redis://127.0.0.1:{port}/0"
+                return
+        finally:
+            server.terminate()
+            server.wait(10)
+    pytest.fail(f"a private Redis server did not start: {(directory / 'redis.log').read_text()[-2000:]}")
+
+
+def _redis_answers(server: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether the server answers PING within 10 s (False once it exited: the port was taken)."""
+    deadline = time.monotonic() + 10
+    while server.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(64).startswith(b"+PONG"):
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 DATABASES = [

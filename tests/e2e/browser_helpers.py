@@ -15,9 +15,7 @@ from hub.db import transaction
 from hub.ingest import IngestResult
 from hub.messages import InboundMessage
 from hub.models import Agent
-from hub.web.auth import hash_password
-
-PASSWORD = "correct horse 1"
+from tests.web.web_helpers import PASSWORD, password_hash
 
 
 @dataclass
@@ -39,7 +37,7 @@ class HubServer:
         """An agent who can log in with ``PASSWORD``."""
         async with transaction(self.core.sessions) as s:
             agent = Agent(number=number, name=name, role=role, locale=locale,
-                          password_hash=hash_password(PASSWORD))
+                          password_hash=password_hash())
             s.add(agent)
             await s.flush()
             await s.refresh(agent)

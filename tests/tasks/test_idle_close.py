@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from hub.inbox import close_row
 from hub.ingest import ingest
 from hub.messages import InboundMessage, OutboundMessage
 from hub.models import Interaction, Message, utcnow
-from hub.settings import load_settings
+from hub.settings import Settings, load_settings
 from hub.tasks import close_if_idle, idle_chat_ids
 from hub.web.app import create_app
 from hub.web.internal import MAX_RELAY_BYTES
@@ -264,24 +265,53 @@ async def web_process(database_url: str, make_hub: Any) -> AsyncIterator[HubCore
         await server.close()
 
 
+class WorkerHub:
+    """A Celery worker's hub: same database and secret, no channel connections, relay bus.
+
+    On a thread and event loop of its own, as in a process of its own: two hubs on one loop
+    stall each other on SQLite's write lock (a statement waiting for the lock blocks the loop
+    of the hub that holds it) until the busy timeout, which two processes never do."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def __aenter__(self) -> WorkerHub:
+        self.thread.start()
+        self.core: HubCore = await self.call(self._start)
+        return self
+
+    async def _start(self) -> HubCore:
+        core = create_hub(self.settings, plugins=[Channels()], load_entry_points=False, serves_channels=False)
+        await core.start()
+        return core
+
+    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """``await fn(*args)`` on the worker's loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(fn(*args), self.loop))
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if hasattr(self, "core"):
+            await self.call(self.core.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.to_thread(self.thread.join)
+        self.loop.close()
+
+
 @pytest.fixture
-async def worker_hub(web_process: HubCore, tmp_path: Path) -> AsyncIterator[HubCore]:
-    """A Celery worker's hub: same database and secret, no channel connections, relay bus."""
+async def worker_hub(web_process: HubCore, tmp_path: Path) -> AsyncIterator[WorkerHub]:
     settings = load_settings(data_dir=tmp_path / "worker", database_url=web_process.settings.database_url,
                              port=web_process.settings.port, secret_key=web_process.settings.secret_key,
                              redis_url="", **IDLE)
-    core = create_hub(settings, plugins=[Channels()], load_entry_points=False, serves_channels=False)
-    await core.start()
-    try:
-        yield core
-    finally:
-        await core.stop()
+    async with WorkerHub(settings) as worker:
+        yield worker
 
 
 async def test_the_worker_asks_the_web_process_to_deliver_the_closing_message(
-    web_process: HubCore, worker_hub: HubCore,
+    web_process: HubCore, worker_hub: WorkerHub,
 ) -> None:
-    assert isinstance(worker_hub.bus, RelayEventBus)
+    assert isinstance(worker_hub.core.bus, RelayEventBus)
     iid = await chat(web_process, 1)
     await go_quiet(web_process, iid)
     seen: list[dict[str, Any]] = []
@@ -291,12 +321,12 @@ async def test_the_worker_asks_the_web_process_to_deliver_the_closing_message(
 
     web_process.bus.subscribe(f"interaction:{iid}", screen)
 
-    assert await close_if_idle(worker_hub, iid) is True
+    assert await worker_hub.call(close_if_idle, worker_hub.core, iid) is True
 
     web_live = web_process.channels["live"]
     assert await eventually(lambda: asyncio.sleep(0, web_live.sent))  # type: ignore[attr-defined]
     assert [o.text for o in web_live.sent] == [IDLE_TEXT]  # type: ignore[attr-defined]
-    assert worker_hub.channels["live"].sent == []  # type: ignore[attr-defined]
+    assert worker_hub.core.channels["live"].sent == []  # type: ignore[attr-defined]
     [closing] = await closings(web_process, iid)
     assert await eventually(lambda: asyncio.sleep(0, [
         e for e in seen if e.get("kind") == "delivery" and e.get("status") == DeliveryStatus.DELIVERED]))
@@ -311,7 +341,7 @@ async def test_the_worker_asks_the_web_process_to_deliver_the_closing_message(
 
 
 async def test_relayed_events_reach_the_web_process_subscribers(
-    web_process: HubCore, worker_hub: HubCore,
+    web_process: HubCore, worker_hub: WorkerHub,
 ) -> None:
     got: list[tuple[str, dict[str, Any]]] = []
 
@@ -319,8 +349,8 @@ async def test_relayed_events_reach_the_web_process_subscribers(
         got.append((topic, payload))
 
     web_process.bus.subscribe("inbox", listener)
-    await worker_hub.bus.publish("inbox", {"event": "Test", "n": 1, "text": "你好"})
-    await worker_hub.bus.publish("elsewhere", {"n": 2})
+    await worker_hub.call(worker_hub.core.bus.publish, "inbox", {"event": "Test", "n": 1, "text": "你好"})
+    await worker_hub.call(worker_hub.core.bus.publish, "elsewhere", {"n": 2})
 
     assert got == [("inbox", {"event": "Test", "n": 1, "text": "你好"})]
 

@@ -1,4 +1,5 @@
-"""A real Dovecot for the whole run (a fresh mailbox per test), and a real SMTP server per test."""
+"""A real Dovecot for the whole run (a fresh mailbox per test, made before it started), and a
+real SMTP server per test."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from dovecot import Dovecot
+from mail_support import add_spare_users
 from smtp_server import SmtpTestServer
 
 
@@ -16,6 +18,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
     if reason := Dovecot.available():
         pytest.skip(reason)
     with Dovecot(tmp_path_factory.mktemp("dovecot")) as server:
+        add_spare_users(server)
         server.start()
         yield server
 

@@ -21,11 +21,28 @@ from hub.core import HubCore, create_hub
 from hub.settings import load_settings
 
 PASSWORD = "s3cret-pass"
+SPARE_USERS = 300
+"""Mailboxes made before the shared server starts: more than one run takes."""
 _users = itertools.count(1)
+_spare: dict[int, list[str]] = {}
+
+
+def add_spare_users(dovecot: Dovecot) -> None:
+    """Give a server that has not started yet ``SPARE_USERS`` empty mailboxes for
+    ``new_user`` to hand out. A user added while the server runs can log in only after
+    Dovecot's next read of its users file, at most once a second; these are known from the
+    first login on."""
+    assert not dovecot.running, "spare users are added before the server starts"
+    users = [f"support{next(_users)}@hub.test" for _ in range(SPARE_USERS)]
+    dovecot.add_users(dict.fromkeys(users, PASSWORD))
+    _spare[id(dovecot)] = users[::-1]
 
 
 def new_user(dovecot: Dovecot) -> str:
-    """A fresh mailbox on the shared server, so tests never see each other's mail."""
+    """A fresh mailbox on the server, so tests never see each other's mail: one of its
+    spare users while they last, else one added now."""
+    if spare := _spare.get(id(dovecot)):
+        return spare.pop()
     user = f"support{next(_users)}@hub.test"
     dovecot.add_user(user, PASSWORD)
     return user

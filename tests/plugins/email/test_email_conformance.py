@@ -82,3 +82,6 @@ class TestEmailChannel(ChannelContract):
 
     receive_timeout = 15.0
     send_timeout = 20.0
+    outage_send_wait = 1.0
+    """A reply sent while the mail server is away fails its first try at once and waits, pending,
+    for a retry: a second of outage shows that as well as the default five."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from dovecot import Dovecot
-from mail_support import account_settings, customer_mail, email_settings, new_user
+from mail_support import PASSWORD, account_settings, customer_mail, email_settings, new_user
 
 import plugins.email.imap
 from hub.channel import HealthState
@@ -43,15 +43,9 @@ def tag(word: str) -> str:
 
 @pytest.fixture
 def user(dovecot_alive: Dovecot) -> str:
-    return fresh_user(dovecot_alive)
-
-
-def fresh_user(dovecot: Dovecot) -> str:
-    """A new mailbox, added at the start of a second. Dovecot reads its users file at most
-    once a second: a login earlier in the second of the write would not know the user,
-    and a failed login makes the server slow every later one from this address."""
-    time.sleep(1.01 - time.time() % 1)
-    return new_user(dovecot)
+    """A new mailbox the server knew before its first login (see ``new_user``): a login for
+    a user it does not know yet would fail and make the server slow every later one."""
+    return new_user(dovecot_alive)
 
 
 @pytest.fixture
@@ -456,7 +450,9 @@ async def test_wrong_password_is_reported_once_without_a_storm(
     monkeypatch.setattr(plugins.email.imap, "connect", connect)
     # A private server: Dovecot slows every login from an address that failed one.
     with Dovecot(tmp_path / "dc") as server:
-        user = fresh_user(server.start())
+        user = "solo@hub.test"
+        server.add_user(user, PASSWORD)
+        server.start()
         core = await hub_for(hubs, server, user, login_retry_seconds=1)
         await wait_for(lambda: health(core) == HealthState.OK, 10, message="health ok")
         caplog.clear()
@@ -489,8 +485,6 @@ def test_hub_process_killed_mid_batch_then_started_again_stores_each_once(
 ) -> None:
     """kill -9 of a real ``contacthub run``: no shutdown code runs, whatever was in flight is
     simply gone. The next process fetches from the committed cursor and stores the rest."""
-    from mail_support import PASSWORD
-
     config = tmp_path / "contacthub.toml"
     config.write_text(f"""\
 [plugins.email]

@@ -138,6 +138,9 @@ class TestWebChatChannel(ChannelContract):
     """A visitor whose tab is closed sends nothing: there is no store at the peer."""
     health_follows_peer = False
     """Visitors come and go; a quiet widget is not a channel that is down."""
+    outage_send_wait = 1.0
+    """A reply to a visitor who closed the tab is sent at once, stored for the widget to fetch
+    when it comes back: it never turns failed, so the default five seconds would only wait."""
 
 
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path: Any) -> None:
