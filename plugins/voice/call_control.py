@@ -19,14 +19,13 @@ from hub.channel import Control
 from hub.errors import ChannelError, HubError
 from plugins.voice.call_actions import CallActions
 from plugins.voice.consult import CONSULT_CONTROLS, Consultation
-from plugins.voice.live_calls import LiveCall, LiveCalls
+from plugins.voice.live_calls import ON_CALL, LiveCall, LiveCalls
 
 if TYPE_CHECKING:
     from hub.facade import Hub
     from plugins.voice.config import VoiceConfig
     from plugins.voice.esl.connection import EslConnection
 
-ON_CALL = ("talking", "held")
 LIVE = (*ON_CALL, "consulting", "conference", "dialing")
 """States in which the agent still has the call."""
 CONTROLS = (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
 from plugins.voice.call_actions import CallActions
-from plugins.voice.live_calls import AgentLeg, LiveCall, LiveCalls
+from plugins.voice.live_calls import ON_CALL, AgentLeg, LiveCall, LiveCalls
 
 if TYPE_CHECKING:
     from hub.facade import Hub
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("contacthub.channel.voice")
 CONSULT_CONTROLS = (
-    Control("consult", "Consult", key="c", params=("target",), when=("talking", "held")),
-    Control("transfer_agent", "Transfer to an agent", key="a", params=("agent",), when=("talking", "held")),
+    Control("consult", "Consult", key="c", params=("target",), when=ON_CALL),
+    Control("transfer_agent", "Transfer to an agent", key="a", params=("agent",), when=ON_CALL),
     Control("complete_transfer", "Transfer to them", key="f", when=("consulting",)),
     Control("conference", "Three-way call", key="3", when=("consulting",)),
     Control("cancel_consult", "Back to the caller", key="g", when=("consulting",)),

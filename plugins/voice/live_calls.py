@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from hub.facade import Hub
 
 log = logging.getLogger("contacthub.channel.voice")
+ON_CALL = ("talking", "held")
+"""The states of a call the agent and the caller are on together."""
 
 
 @dataclass(slots=True)

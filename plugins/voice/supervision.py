@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hub.channel import Control
 from hub.errors import ChannelError, HubError
 from plugins.voice.call_actions import CallActions
-from plugins.voice.live_calls import AgentLeg, LiveCall, LiveCalls
+from plugins.voice.live_calls import ON_CALL, AgentLeg, LiveCall, LiveCalls
 
 if TYPE_CHECKING:
     from hub.facade import Hub
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from plugins.voice.esl.connection import EslConnection
 
 log = logging.getLogger("contacthub.channel.voice")
-ON_CALL = ("talking", "held")
 SUPERVISOR_CONTROLS = (
     Control("listen", "Listen", key="l", supervisor=True, when=ON_CALL, pressed="listening"),
     Control("whisper", "Whisper to the agent", key="w", supervisor=True, when=ON_CALL, pressed="whispering"),
