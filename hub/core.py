@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hub.channel import Channel, HealthState
 from hub.db import create_engine, session_factory
-from hub.errors import ConfigError
+from hub.errors import ConfigError, NotReady
 from hub.events import (
     EventBus,
     InteractionEvent,
@@ -112,12 +112,25 @@ class HubCore:
 
     def enqueue(self, task: str, *args: Any) -> None:
         """Run a background job by task name: on the Celery worker, or on this event loop
-        for a plugin job when the hub runs jobs in process."""
+        for a plugin job when the hub runs jobs in process. Raises ``NotReady`` when the
+        broker would not take it twice."""
         job = self.jobs.get(task)
         if job is not None and self.settings.run_jobs_in_process:
             self.spawn(run_in_process(self, job, args))
-        else:
+            return
+        try:
             self.celery.send_task(task, args=args)
+        except Exception:
+            # kombu can leave a pooled connection broken after a broker error (a SQLite broker
+            # locked past its wait has left one without its transport), so the second try
+            # starts from a new app and its new connections.
+            log.warning("queueing %s on the broker failed; trying again on a new connection",
+                        task, exc_info=True)
+            self.__dict__.pop("celery").close()
+            try:
+                self.celery.send_task(task, args=args)
+            except Exception as err:
+                raise NotReady(f"the job queue did not take {task}: {err}") from err
 
     def facade(self, scope: str) -> Hub:
         """The facade handed to the plugin or channel called ``scope``."""

@@ -92,7 +92,10 @@ class Hub:
 
     def enqueue(self, task: str, *args: Any) -> None:
         """Run a background job (a Celery task, or a plugin's ``hub.jobs.PluginJob``, by task
-        name) with ids as arguments. Returns once it is queued, not run."""
+        name) with ids as arguments. Returns once it is queued, not run. Raises
+        ``hub.errors.NotReady`` when the job queue cannot take it now (the hub has already
+        tried twice); from ``Channel.send`` let it propagate, and the hub retries the send
+        with backoff."""
         self._core.enqueue(task, *args)
 
     async def latest_interaction(self, thread_key: str) -> dict[str, Any] | None:

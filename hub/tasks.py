@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -23,11 +26,19 @@ from hub.routing import state_jobs
 from hub.settings import Settings, load_settings
 
 log = logging.getLogger("contacthub.tasks")
+SQLITE_BROKER = "sqla+sqlite:///"
+SQLITE_BROKER_WAIT = 20.0
+"""Seconds a process waits for the embedded broker's write lock before its queueing fails."""
 
 
 def celery_app(settings: Settings) -> Celery:
     """A Celery app for these settings: Redis in production, a SQLite file broker embedded."""
     app = Celery("contacthub", broker=settings.broker_url, set_as_current=False)
+    if settings.broker_url.startswith(SQLITE_BROKER):
+        _prepare_sqlite_broker(settings.broker_url.removeprefix(SQLITE_BROKER))
+        # The hub and every worker share the file: a writer waits for the others' short locks
+        # rather than failing at SQLite's default five seconds on a busy machine.
+        app.conf.broker_transport_options = {"connect_args": {"timeout": SQLITE_BROKER_WAIT}}
     sweep = state_jobs.sweep_seconds(settings)
     app.conf.update(
         task_acks_late=True,
@@ -61,6 +72,14 @@ def celery_app(settings: Settings) -> Celery:
     app.task(name="hub.notify_overdue")(notify_overdue)
     app.task(name="hub.ticket_deadlines")(ticket_deadlines)
     return app
+
+
+def _prepare_sqlite_broker(path: str) -> None:
+    """Put the embedded broker's file in write-ahead-log mode (kept in the file), so that the
+    workers polling it never block the hub queueing a job."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BROKER_WAIT)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def _add_plugin_jobs(app: Celery, settings: Settings) -> None:
