@@ -396,11 +396,21 @@ class Hub:
 
     async def queue_position(self, interaction_id: int) -> int | None:
         """Where one of this channel's waiting interactions stands in its queue among the
-        channel's others, by arrival (1: next; routing may still serve a VIP first); None once
-        it is not waiting. For a caller's position announcement."""
+        channel's others (1: next): in the order routing serves them (VIPs first, then the
+        tier furthest below its service level, then arrival) where this process routes, by
+        arrival otherwise; None once it is not waiting. For a caller's position announcement."""
         from hub.live import queue_position
 
-        return await queue_position(self._core, self.scope, interaction_id)
+        in_routing_order = self._core.routing.position(interaction_id)
+        return in_routing_order or await queue_position(self._core, self.scope, interaction_id)
+
+    async def free_agent(self, queue: str) -> dict[str, Any] | None:
+        """An agent free now for a new contact of this channel in ``queue``, the one routing
+        would choose (``id``, ``number``, ``name``, as ``agent`` gives), for an agent to ask
+        for help (consult a queue); None when none is, the queue is unknown, or this process
+        does not route. Nothing is offered or reserved: ring them and see."""
+        agent_id = self._core.routing.free_agent(queue, self.scope)
+        return None if agent_id is None else await self.agent(agent_id)
 
     async def open_outbound(self, customer_id: int, thread_key: str, agent_id: int, subject: str) -> int:
         """Open an interaction of this channel that agent ``agent_id`` starts (a call they

@@ -370,6 +370,42 @@ class Router:
         """The actual service level of (queue, tier) over the window ending at ``now``."""
         return self._service(queue, tier).level(now)
 
+    def free_agent(self, queue: str, channel: str) -> int | None:
+        """The agent a new ``channel`` contact of ``queue`` would be offered to now (the best
+        skill level's first free agent by the queue's strategy), or None; nothing is offered."""
+        config = self.queues.get(queue)
+        if config is None:
+            return None
+        for level in self._levels[queue]:
+            agent_id = self.free.best(queue, level, config.required(0.0), channel)
+            if agent_id is not None:
+                return agent_id
+        return None
+
+    def position(self, interaction_id: int, now: float) -> int | None:
+        """Where a waiting interaction stands among its channel's contacts waiting in its home
+        queue (1: next), in the order this router serves them now: VIPs first, then the tier
+        furthest below its service-level target, the higher tier, the earlier arrival. None
+        when it is not waiting here."""
+        item = self.waiting.items.get(interaction_id)
+        queue = None if item is None else self.queues.get(item[0].queue)
+        if item is None or queue is None:
+            return None
+        me = item[0]
+        deficits: dict[str, float] = {}
+
+        def key(interaction: Interaction) -> PickKey:
+            deficit = deficits.get(interaction.tier)
+            if deficit is None:
+                deficit = deficits[interaction.tier] = self._deficit(queue, interaction.tier, now)
+            return (interaction.vip, deficit, self.tier_rank.get(interaction.tier, -1),
+                    -interaction.arrived_at, -self.waiting.sequence(interaction.id))
+
+        mine = key(me)
+        return 1 + sum(1 for other, _ in self.waiting.items.values()
+                       if other.queue == me.queue and other.channel == me.channel
+                       and other.id != me.id and key(other) > mine)
+
     def snapshot(self, now: float) -> dict[str, Any]:
         """Plain data of everything routing holds, for persistence, a wallboard or a restart."""
         return snapshot(self, now)

@@ -171,6 +171,16 @@ class RoutingService:
         elif topic == "timer":
             await self._on_timer(payload)
 
+    # -- reading ------------------------------------------------------------------------------
+
+    def position(self, interaction_id: int) -> int | None:
+        """``Router.position`` when this process routes and the router holds the contact."""
+        return None if self.router is None else self.router.position(interaction_id, self.clock())
+
+    def free_agent(self, queue: str, channel: str) -> int | None:
+        """``Router.free_agent`` when this process routes; None otherwise."""
+        return None if self.router is None else self.router.free_agent(queue, channel)
+
     def _drop(self) -> None:
         for handle in self._timers.values():
             handle.cancel()

@@ -51,6 +51,10 @@ class Waiting:
         """Drop the FIFO sequence of an interaction that is gone for good."""
         self._seq.pop(interaction_id, None)
 
+    def sequence(self, interaction_id: int) -> int:
+        """The FIFO sequence that orders interactions that arrived at the same moment."""
+        return self._seq[interaction_id]
+
     def epoch(self, interaction_id: int) -> int | None:
         """The current waiting epoch of the interaction, None if it does not wait."""
         item = self.items.get(interaction_id)

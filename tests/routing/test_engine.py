@@ -324,3 +324,47 @@ def test_a_strategy_can_be_added_as_data():
 def test_an_unknown_strategy_stops_start_up():
     with pytest.raises(ValueError, match="unknown routing strategy: fastest"):
         Router([QueueConfig("sales", strategy="fastest")])
+
+
+def test_a_waiting_contact_is_told_the_place_it_is_served_in():
+    targets = {"gold": ServiceTarget(0.9, 20), "ordinary": ServiceTarget(0.8, 60)}
+    router = router_with(agent(1), targets=targets)
+    router.set_available(1, False, 0.0, "break")
+    arrivals = [(1, "ordinary", False), (2, "gold", False), (3, "ordinary", True),
+                (4, "gold", False), (5, "ordinary", False)]
+    for ix_id, tier, vip in arrivals:
+        router.on_arrival(call(ix_id, at=float(ix_id), tier=tier, vip=vip), float(ix_id))
+    assert [router.position(ix_id, 10.0) for ix_id in range(1, 6)] == [4, 2, 1, 3, 5]
+    served, now = [], 10.0
+    offers = router.set_available(1, True, now)
+    while offers:
+        [offer] = offers
+        served.append(offer.interaction.id)
+        assert router.position(offer.interaction.id, now) is None  # no longer waiting
+        router.accept(offer, now + 1)
+        now += 30  # answered after 31 s: late for gold, in time for ordinary
+        waiting = {ix_id: router.position(ix_id, now) for ix_id in range(1, 6) if ix_id not in served}
+        offers = router.finish(1, offer.interaction.id, now)
+        if offers:
+            assert waiting[offers[0].interaction.id] == 1  # the one told "next" is served next
+    assert served == [3, 2, 4, 1, 5]
+
+
+def test_a_waiting_contacts_place_counts_only_its_channel_in_its_queue():
+    router = router_with()
+    router.on_arrival(call(1, at=1.0, channel="web"), 1.0)
+    router.on_arrival(call(2, at=2.0), 2.0)
+    router.on_arrival(Interaction(3, "vip", 0.0), 2.0)
+    assert router.position(2, 3.0) == 1
+    assert router.position(99, 3.0) is None
+
+
+def test_the_agent_to_consult_in_a_queue_is_the_one_routing_would_choose():
+    router = router_with(agent(1, level=2), agent(2, level=1), agent(3, queue="vip"))
+    assert router.free_agent("sales", "voice") == 2
+    router.on_arrival(call(1), 1.0)  # agent 2 takes a call
+    assert router.free_agent("sales", "voice") == 1
+    router.set_available(1, False, 2.0, "break")
+    assert router.free_agent("sales", "voice") is None
+    assert router.free_agent("nowhere", "voice") is None
+    assert router.waiting.items == {} and set(router.offers) == {1}  # asking offers nothing

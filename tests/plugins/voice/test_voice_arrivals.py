@@ -9,8 +9,10 @@ from pathlib import Path
 from freeswitch_double import FreeSwitchDouble
 from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, played_on, until
 
+from hub.core import HubCore
 from hub.db import transaction
-from hub.models import BlockedAddress, Interaction
+from hub.models import BlockedAddress, Customer, CustomerIdentity, Interaction, Queue
+from hub.routing.config import CONFIG_TOPIC
 
 
 def apps_run(switch: FreeSwitchDouble) -> list[str]:
@@ -107,3 +109,39 @@ async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
     assert music_again in ("local_stream://moh", "tts://flite|default|1 before you")
     first.hangup()
     second.hangup()
+
+
+async def test_a_vip_caller_hears_they_are_next_ahead_of_those_who_called_before(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    played = played_on(switch)
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True, announce_position_seconds=0.3,
+                                  position_text="{position} before you")
+    core = channel.hub._core
+    async with transaction(core.sessions) as s:
+        s.add(Queue(name="billing", title="Billing"))  # nobody serves it yet
+        vip = Customer(name="Wang Fang", tier="platinum")  # a VIP tier by default
+        s.add(vip)
+        await s.flush()
+        s.add(CustomerIdentity(customer_id=int(vip.id or 0), kind="phone", address="+8613800000002"))
+    await until(lambda: _routing(core))
+    await core.bus.publish(CONFIG_TOPIC, {"event": "routing-config", "what": "test"})
+    await core.routing.settled()
+
+    first = await arrive(switch, channel, caller="+8613800000001")
+    await answer_menu(first, "1")
+    second = await arrive(switch, channel, caller="+8613800000002")
+    await answer_menu(second, "1")
+
+    async def told() -> bool:
+        heard = {(uuid, text) for uuid, text in played}
+        return (first.uuid, "tts://flite|default|2 before you") in heard and \
+            (second.uuid, "tts://flite|default|1 before you") in heard
+
+    assert await until(told, seconds=3), "the VIP is next; the earlier caller comes after them"
+    first.hangup()
+    second.hangup()
+
+
+async def _routing(core: HubCore) -> bool:
+    return core.routing.router is not None
