@@ -1,6 +1,6 @@
-"""Consultation from the inbox: the agent puts the caller on music, talks to a colleague or
-an outside number (internal or external help), then transfers the call to them, brings the
-three together, or goes back to the caller.
+"""Consultation from the inbox: the agent puts the caller on music, talks to a colleague (by
+number, or whoever of a queue is free) or an outside number (internal or external help),
+then transfers the call to them, brings the three together, or goes back to the caller.
 
 The switch does it with bridges. The caller's leg parks when its bridge ends
 (``park_after_bridge``, set when the call was put through) and hears the hold music by
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("contacthub.channel.voice")
 CONSULT_CONTROLS = (
     Control("consult", "Consult", key="c", params=("target",), when=ON_CALL),
+    Control("consult_queue", "Consult a queue", key="k", params=("queue",), when=ON_CALL),
     Control("transfer_agent", "Transfer to an agent", key="a", params=("agent",), when=ON_CALL),
     Control("complete_transfer", "Transfer to them", key="f", when=("consulting",)),
     Control("conference", "Three-way call", key="3", when=("consulting",)),
@@ -53,6 +54,8 @@ class Consultation(CallActions):
     async def __call__(self, call: LiveCall, action: str, params: dict[str, str]) -> None:
         if action == "consult":
             await self._consult(call, params["target"])
+        elif action == "consult_queue":
+            await self._consult_queue(call, params["queue"].strip())
         elif action == "transfer_agent":
             await self._consult(call, params["agent"], blind=True)
         elif action == "complete_transfer":
@@ -95,6 +98,17 @@ class Consultation(CallActions):
         task = asyncio.create_task(self._answered(call, leg, job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _consult_queue(self, call: LiveCall, queue: str) -> None:
+        """Ask a queue for help: the agent routing would give a new call of that queue now is
+        rung, as a colleague is by number. Routing does not hold them back meanwhile: one it
+        gives a call first is busy on it, and the agent hears they did not answer."""
+        colleague = await self.hub.free_agent(queue)
+        if colleague is None:
+            raise ChannelError(f"no agent of the queue {queue!r} is free now; try again in a moment "
+                               "or consult an agent by number")
+        await self._consult(call, str(colleague["number"]))
+        call.consult_target = f"{call.consult_target} ({queue})"
 
     async def _answered(self, call: LiveCall, leg: str, job: Any) -> None:
         """The consulted party answered: the agent talks to them, the caller hears music.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from freeswitch_double import Call, FreeSwitchDouble
-from test_voice_call_control import OnCall, _recorded, on_call
+from test_voice_call_control import OnCall, _recorded, on_call, support_agent
 from voice_support import VoiceHub, until
 
 from hub.db import transaction
@@ -189,4 +189,49 @@ async def test_a_transfer_to_an_agent_puts_the_caller_through_when_they_answer(
     assert (await call.interaction()).agent_id == bob
     bobs_leg = call.live.agent.uuid  # type: ignore[union-attr]
     assert bobs_leg in call.caller.leg.hears and MUSIC not in call.caller.leg.hears
+    call.caller.hangup()
+
+
+async def test_consulting_a_queue_rings_the_agent_routing_would_give_it_a_call(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    call = await on_call(voice_hub, tmp_path, switch)
+    helper = await support_agent(call.core, switch, "3003")
+    agent = call.agent_phone(switch)
+
+    await call.control("consult_queue", queue="support")
+
+    async def talking() -> str | None:
+        return call.live.consult_leg if call.live.consult_state == "talking" else None
+
+    leg = await until(talking)
+    other = switch.call(leg) if leg else None
+    assert other is not None
+    [rang] = [line for _, line in switch.commands if f"origination_uuid={leg}," in line]
+    assert rang.endswith("user/3003 &park()"), "the support agent's phone rang"
+    live = await call.channel.live(call.interaction_id)
+    assert live is not None and live["consult"]["target"] == "agent 3003 (support)"
+    assert MUSIC in call.caller.leg.hears and other.uuid in agent.leg.hears
+
+    await call.control("complete_transfer")
+
+    assert other.uuid in call.caller.leg.hears
+    assert (await call.interaction()).agent_id == helper
+    call.caller.hangup()
+
+
+async def test_consulting_a_queue_with_nobody_free_says_so_and_the_call_goes_on(
+        voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble) -> None:
+    call = await on_call(voice_hub, tmp_path, switch)
+    helper = await support_agent(call.core, switch, "3003")
+    await call.core.states.change(helper, AgentState.BUSY, by=helper, reason="break")
+    await call.core.routing.settled()
+
+    with pytest.raises(ChannelError, match="no agent of the queue 'support' is free now"):
+        await call.control("consult_queue", queue="support")
+    with pytest.raises(ChannelError, match="no agent of the queue 'nowhere' is free now"):
+        await call.control("consult_queue", queue="nowhere")
+
+    live = await call.channel.live(call.interaction_id)
+    assert live is not None and live["state"] == "talking" and live["consult"]["state"] == ""
+    assert [line for _, line in switch.commands if "user/3003" in line] == []
     call.caller.hangup()

@@ -212,7 +212,7 @@ function controlLabel(control) {
     whisper: _('Whisper to the agent'), barge: _('Barge in'), take_over: _('Take over the call'),
     stop_supervising: _('Stop supervising'), consult: _('Consult'), complete_transfer: _('Transfer to them'),
     conference: _('Three-way call'), cancel_consult: _('Back to the caller'), transfer_ivr: _('Back to the IVR'),
-    transfer_agent: _('Transfer to an agent'),
+    transfer_agent: _('Transfer to an agent'), consult_queue: _('Consult a queue'),
   };
   return labels[control.action] || control.label;
 }
