@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,20 +31,20 @@ from plugins.voice.esl.link import Options
 from plugins.voice.esl.outbound import OutboundServer
 from plugins.voice.esl.supervisor import Supervisor
 from plugins.voice.live_calls import AgentLeg, LiveCalls
+from plugins.voice.phones import Phones
 from plugins.voice.ringing import ring
 from plugins.voice.supervision import SUPERVISOR_CONTROLS, Supervision
 
 if TYPE_CHECKING:
     from hub.facade import Hub
     from hub.messages import OutboundMessage
+    from hub.web.openapi import ApiRegistry
 
 CALL_EVENTS = ("CHANNEL_CREATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
                "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_HANGUP",
                "CHANNEL_HANGUP_COMPLETE", "DTMF", "RECORD_START", "RECORD_STOP", "HEARTBEAT")
 """What the hub listens to on the shared connection (per-call control uses its own)."""
 PHONE_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
-AGENT_NUMBER_SECONDS = 60.0
-"""How long an agent's number is trusted before it is read again (an admin may change it)."""
 
 
 class VoiceChannel(Channel):
@@ -80,7 +79,7 @@ class VoiceChannel(Channel):
         self.outbound: OutboundServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._adopted = False
-        self._numbers: dict[int, tuple[str, float]] = {}
+        self.phones = Phones(hub, self.config.auto_answer)
         self._calls_placed: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._ringing: dict[tuple[int, int], str] = {}
@@ -131,10 +130,11 @@ class VoiceChannel(Channel):
         leg = self._ringing[(interaction_id, agent_id)] = str(uuid.uuid4())
         caller, queued_at = self.arrivals.queued.get(interaction_id, (None, None))
         try:
+            phone = await self.phones.of(agent_id)
             rung = await ring(self.hub, connection, interaction_id, agent_id,
                               endpoint=self.config.agent_endpoint, rings=rings, leg=leg, caller=caller,
-                              agent_number=await self._agent_number(agent_id),
-                              hold_music=self.config.hold_music, auto_answer=self.config.auto_answer,
+                              agent_number=phone.number, auto_answer=phone.auto_answer,
+                              hold_music=self.config.hold_music,
                               before_bridge=self._announce if self.config.announce_agent else None)
         finally:
             self._ringing.pop((interaction_id, agent_id), None)
@@ -160,15 +160,6 @@ class VoiceChannel(Channel):
         text = self.config.announce_agent.format(number=number, digits=" ".join(number))
         await self.arrivals.announce(caller, self.arrivals.playable(text))
 
-    async def _agent_number(self, agent_id: int) -> str:
-        """An agent's number (their phone's extension), read at most once a minute: one read
-        less on the way from the caller's digit to the ringing phone."""
-        number, read_at = self._numbers.get(agent_id, ("", 0.0))
-        if time.monotonic() - read_at > AGENT_NUMBER_SECONDS:
-            number = str((await self.hub.agent(agent_id))["number"])
-            self._numbers[agent_id] = (number, time.monotonic())
-        return number
-
     async def initiate(self, customer_id: int, agent_id: int, address: str) -> int:
         """Click-to-call: the agent's phone rings, then the customer's (``Dialer``)."""
         number = address.replace(" ", "").replace("-", "")
@@ -176,13 +167,13 @@ class VoiceChannel(Channel):
             raise ChannelError("this address is not a phone number")
         if self._connection() is None:
             raise ChannelError("the phone system is not connected; try again in a moment")
-        agent_number = await self._agent_number(agent_id)
+        phone = await self.phones.of(agent_id)
         customer = str(uuid.uuid4())
         interaction_id = await self.hub.open_outbound(customer_id, call_key(customer), agent_id,
                                                       "Outbound call")
         call = self.live_calls.dialing(interaction_id, customer)
         await self.live_calls.publish(call)
-        task = asyncio.create_task(self.dialer.place(call, agent_id, agent_number, number))
+        task = asyncio.create_task(self.dialer.place(call, agent_id, phone, number))
         self._calls_placed.add(task)
         task.add_done_callback(self._calls_placed.discard)
         return interaction_id
@@ -208,6 +199,11 @@ class VoiceChannel(Channel):
         # Answered or gone in the meantime: the ringing task sorts that out.
         with contextlib.suppress(ChannelError):
             await connection.api(f"uuid_kill {leg} ORIGINATOR_CANCEL")
+
+    def admin_api(self) -> ApiRegistry | None:
+        from plugins.voice.admin import admin_api
+
+        return admin_api(self)
 
     def controls(self) -> tuple[Control, ...]:
         nodes = tuple(self.call_control.ivr_nodes.items())

@@ -47,7 +47,9 @@ class VoiceConfig(BaseModel):
     """What they hear (TTS text, or a playback target); ``{position}``: 1 for the next."""
     auto_answer: bool = False
     """Agents' phones answer an offered call by themselves (``sip_auto_answer``: the phone
-    gets ``Call-Info: answer-after=0``): headset agents hear the caller without a key press."""
+    gets ``Call-Info: answer-after=0``): headset agents hear the caller without a key press.
+    The centre's default: an admin sets it per agent with ``PUT
+    /api/admin/channels/voice/phones/<agent id>``."""
     announce_agent: str = "工号 {digits} 为您服务"
     """What the caller hears once the agent answered, before being put through (自动报号):
     text for the TTS engine, or a playback target (a file, ``file_string://``, ``tts://``);

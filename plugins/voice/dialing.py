@@ -19,7 +19,7 @@ from plugins.voice.call_actions import CallActions
 from plugins.voice.live_calls import AgentLeg, LiveCall
 
 if TYPE_CHECKING:
-    pass
+    from plugins.voice.phones import Phone
 
 log = logging.getLogger("contacthub.channel.voice")
 RINGBACK = "tone_stream://%(1000,4000,450);loops=-1"
@@ -31,7 +31,7 @@ CUSTOMER_RING_SECONDS = 45
 class Dialer(CallActions):
     """Places the agent's calls to customers."""
 
-    async def place(self, call: LiveCall, agent_id: int, agent_number: str, number: str) -> None:
+    async def place(self, call: LiveCall, agent_id: int, phone: Phone, number: str) -> None:
         """Ring the agent, then the customer, then put them through; the record says why not."""
         try:
             connection = self.connection()
@@ -39,8 +39,8 @@ class Dialer(CallActions):
             await self._failed(call, "agent", "NORMAL_TEMPORARY_FAILURE")
             return
         agent_leg, rung_at = str(uuid.uuid4()), time.time()
-        auto = ",sip_auto_answer=true" if self.config.auto_answer else ""
-        dial = self.config.agent_endpoint.format(number=agent_number)
+        auto = ",sip_auto_answer=true" if phone.auto_answer else ""
+        dial = self.config.agent_endpoint.format(number=phone.number)
         try:
             await (await connection.bgapi(
                 f"originate {{origination_uuid={agent_leg},originate_timeout={AGENT_RING_SECONDS},"
@@ -48,7 +48,7 @@ class Dialer(CallActions):
         except HubError as err:
             await self._failed(call, "agent", getattr(err, "reason", str(err)))
             return
-        agent = AgentLeg(agent_leg, agent_id, agent_number, rung_at, time.time())
+        agent = AgentLeg(agent_leg, agent_id, phone.number, rung_at, time.time())
         call.agents.append(agent)
         self.calls.watch(call, agent_leg)
         await self.calls.publish(call)

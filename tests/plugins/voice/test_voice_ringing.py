@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from freeswitch_double import FreeSwitchDouble
 from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, until
 
@@ -124,6 +125,26 @@ async def test_phones_answer_by_themselves_when_the_centre_says_so(
 
     [originate] = await until(rung)
     assert "sip_auto_answer=true" in originate
+    call.hangup()
+
+
+@pytest.mark.parametrize("centre", [False, True])
+async def test_an_agent_an_admin_set_apart_from_the_centre_rings_their_own_way(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble, centre: bool,
+) -> None:
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, routing=True, auto_answer=centre)
+    number = str(1000 + uuid.uuid4().int % 1000)
+    switch.endpoint(f"user/{number}", answers=True, answer_after=0.05)
+    agent_id = await staffed(channel.hub._core, number)
+    await channel.phones.choose(agent_id, not centre)
+    call = await arrive(switch, channel)
+    await answer_menu(call, "1")
+
+    async def rung() -> list[str]:
+        return [line for _, line in switch.commands if "originate" in line]
+
+    [originate] = await until(rung)
+    assert ("sip_auto_answer=true" in originate) is (not centre)
     call.hangup()
 
 
