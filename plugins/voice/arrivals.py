@@ -96,7 +96,8 @@ class Arrivals:
             if session.hungup.is_set():
                 self.waiting.pop(session.uuid, None)
             self.paths.pop(session.uuid, None)
-            self.sessions.pop(session.uuid, None)
+            if self.sessions.get(session.uuid) is session:  # not a later socket of the same call
+                del self.sessions[session.uuid]
             self.live.unfollow(session.uuid)
             for interaction_id in [i for i, (leg, _) in self.queued.items() if leg == session.uuid]:
                 del self.queued[interaction_id]
@@ -166,8 +167,9 @@ class Arrivals:
         outcome = waiters[first] or str(first.result())
         if not music.done():
             music.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ChannelError, ConnectionLost):
-                await music
+        # Awaited even when done: the socket's closing fails the playback, and so is heard of.
+        with contextlib.suppress(asyncio.CancelledError, ChannelError, ConnectionLost):
+            await music
         return outcome
 
     async def _tell_position(self, session: OutboundSession, interaction_id: int,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,6 +81,8 @@ class VoiceChannel(Channel):
         self._tasks: list[asyncio.Task[None]] = []
         self._adopted = False
         self.phones = Phones(hub, self.config.auto_answer)
+        self._last_event_at: float | None = None
+        self._last_error = ""
         self._calls_placed: set[asyncio.Task[None]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._ringing: dict[tuple[int, int], str] = {}
@@ -270,6 +273,7 @@ class VoiceChannel(Channel):
     async def _pump(self, connection: EslConnection) -> None:
         with contextlib.suppress(ConnectionLost):
             async for event in connection.events:
+                self._last_event_at = time.time()
                 call = self.calls.apply(event)
                 await self.live_calls.on_event(event)
                 if call is not None and call.ended:
@@ -299,12 +303,20 @@ class VoiceChannel(Channel):
     def _refresh_health(self) -> None:
         supervisor = self.supervisor
         assert supervisor is not None
+        if supervisor.error is not None:
+            self._last_error = str(supervisor.error)
+        last_event = self._last_event_at
+        diagnostics = {
+            "peer": f"{self.config.esl_host}:{self.config.esl_port}", "calls": len(self.calls),
+            "waiting": len(self.arrivals.waiting), "last_error": self._last_error,
+            "last_event_at": datetime.fromtimestamp(last_event, UTC).isoformat() if last_event else "",
+        }
         if supervisor.up.is_set():
-            self.report_health(HealthState.OK, "", calls=len(self.calls))
+            self.report_health(HealthState.OK, "", **diagnostics)
         elif supervisor.error is not None:
-            self.report_health(HealthState.DOWN, str(supervisor.error))
+            self.report_health(HealthState.DOWN, str(supervisor.error), **diagnostics)
         else:
-            self.report_health(HealthState.STARTING, "connecting to FreeSWITCH")
+            self.report_health(HealthState.STARTING, "connecting to FreeSWITCH", **diagnostics)
 
 
 def _inside(root: Path, path: Path) -> Path | None:

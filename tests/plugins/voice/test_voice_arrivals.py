@@ -5,6 +5,7 @@ the IVR for the agent; a blocked caller hears why and is let go."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from freeswitch_double import FreeSwitchDouble
 from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, played_on, until
@@ -145,3 +146,36 @@ async def test_a_vip_caller_hears_they_are_next_ahead_of_those_who_called_before
 
 async def _routing(core: HubCore) -> bool:
     return core.routing.router is not None
+
+
+async def test_a_call_handed_to_the_hub_again_after_its_socket_broke_is_still_one_interaction(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    channel = await hub_with_flow(voice_hub, tmp_path, switch)
+    assert channel.outbound is not None
+    target = f"127.0.0.1:{channel.outbound.port} async full"
+    call = await switch.incoming_call(caller="+8613800000001", destination="10086", dialplan=[
+        ("answer", ""), ("socket", target), ("park", "")])
+    await answer_menu(call, "1")
+    [(first, _)] = await until(lambda: interactions(channel.hub._core))
+
+    lost = channel.arrivals.sessions[call.uuid]
+    switch.kill_connections()  # the network drops the call's socket; the dialplan parks the caller
+    await until(lambda: _parked(call))
+    await call.socket(target)  # and hands the call to the hub again
+    await answer_menu(call, "1")
+
+    async def queued_again() -> bool:
+        session = channel.arrivals.sessions.get(call.uuid)
+        return session is not None and session is not lost
+
+    assert await until(queued_again), "the caller went through the IVR to the queue again"
+    assert channel.arrivals.waiting[call.uuid] == first.id, "the same interaction waits on"
+    rows = await interactions(channel.hub._core)
+    assert [row.id for row, _ in rows] == [first.id], "stored once"
+    call.hangup()
+    await call.ended()
+
+
+async def _parked(call: Any) -> bool:
+    return bool(call.leg.parked)

@@ -89,6 +89,39 @@ async def test_a_restarted_switch_is_reconnected_and_its_lost_calls_are_ended(
     assert sum("voice is ok" in m for m in messages) == 2, "one at start, one when back"
 
 
+async def test_health_tells_an_operator_where_the_switch_is_and_what_went_wrong_last(
+    voice_hub: VoiceHub, switch: FreeSwitchDouble,
+) -> None:
+    channel = voice(await voice_hub())
+    call = await switch.incoming_call()
+    await until(lambda: call.uuid in channel.calls.calls)
+    await switch.restart()
+    await until(lambda: channel.supervisor is not None and channel.supervisor.up.is_set())
+    health = (await channel.health()).as_dict()
+    assert health["state"] == "ok" and health["peer"] == f"127.0.0.1:{switch.port}"
+    assert health["last_error"], "the outage it came back from"
+    assert health["last_event_at"] and health["calls"] == 0 and health["waiting"] == 0
+
+
+async def test_the_event_socket_password_reaches_neither_health_nor_the_logs(
+    voice_hub: VoiceHub, switch: FreeSwitchDouble, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    refused = voice(await voice_hub(esl_password="wr0ng-s3cret", login_retry_seconds=0.2))
+    accepted = voice(await voice_hub())
+    call = await switch.incoming_call()
+    await until(lambda: call.uuid in accepted.calls.calls)
+    await switch.restart()  # logs in again
+    await until(lambda: accepted.supervisor is not None and accepted.supervisor.up.is_set())
+    await asyncio.sleep(0.5)  # the refused one tries again
+    assert [c for _, c in switch.commands if c.startswith("auth")].count("auth wr0ng-s3cret") >= 2
+    shown = [str((await channel.health()).as_dict()) for channel in (refused, accepted)]
+    shown += [r.getMessage() for r in caplog.records] + [caplog.text]
+    shown += [str(c.supervisor and c.supervisor.error) for c in (refused, accepted)]
+    for secret in ("wr0ng-s3cret", switch.password):
+        assert not [line for line in shown if secret in line]
+
+
 async def test_calls_the_hub_missed_while_away_are_taken_in(
     voice_hub: VoiceHub, switch: FreeSwitchDouble,
 ) -> None:
