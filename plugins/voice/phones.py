@@ -2,8 +2,10 @@
 whether the phone answers an offered call by itself (auto-answer: ``sip_auto_answer``, for
 the agents an admin sets, over the centre's ``auto_answer``).
 
-Both are read at most once a minute per agent, so that the way from the caller's last digit
-to the ringing phone makes no reads; a change an admin saves here applies at once.
+An agent's number is read at most once a minute, and every agent's setting in one read at
+most once a minute, so that the way from the caller's last digit to the ringing phone makes
+no reads; a change an admin saves through this process applies at once, through another
+within the minute.
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ class Phones:
         self.auto_answer = auto_answer
         """The centre's default, for agents an admin did not set."""
         self._read: dict[int, tuple[Phone, float]] = {}
+        self._choices: dict[int, bool] = {}
+        self._choices_read_at = float("-inf")
 
     async def of(self, agent_id: int) -> Phone:
         """Agent ``agent_id``'s phone (``NotFound`` when there is no such agent)."""
         phone, read_at = self._read.get(agent_id, (None, 0.0))
         if phone is None or time.monotonic() - read_at > READ_EVERY:
             agent = await self.hub.agent(agent_id)
-            choice = await self.choice(agent_id)
-            phone = Phone(str(agent["number"]), self.auto_answer if choice is None else choice)
+            if time.monotonic() - self._choices_read_at > READ_EVERY:
+                self._choices, self._choices_read_at = await self.choices(), time.monotonic()
+            phone = Phone(str(agent["number"]), self._choices.get(agent_id, self.auto_answer))
             self._read[agent_id] = (phone, time.monotonic())
         return phone
 
@@ -61,6 +66,8 @@ class Phones:
         """Set whether this agent's phone answers by itself; None goes back to the default."""
         if auto_answer is None:
             await self.hub.delete_state(f"{KEY}{agent_id}")
+            self._choices.pop(agent_id, None)
         else:
             await self.hub.put_state(f"{KEY}{agent_id}", {"auto_answer": auto_answer})
+            self._choices[agent_id] = auto_answer
         self._read.pop(agent_id, None)
