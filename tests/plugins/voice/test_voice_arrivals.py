@@ -7,13 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from freeswitch_double import FreeSwitchDouble
-from voice_support import VoiceHub, answer_menu, arrive, hub_with_flow, interactions, played_on, until
+from freeswitch_double import Call, FreeSwitchDouble
+from voice_support import (
+    Played,
+    VoiceHub,
+    answer_menu,
+    arrive,
+    hub_with_flow,
+    interactions,
+    played_on,
+    until,
+)
 
 from hub.core import HubCore
 from hub.db import transaction
 from hub.models import BlockedAddress, Customer, CustomerIdentity, Interaction, Queue
 from hub.routing.config import CONFIG_TOPIC
+from plugins.voice.channel import VoiceChannel
 
 
 def apps_run(switch: FreeSwitchDouble) -> list[str]:
@@ -89,12 +99,9 @@ async def test_a_blocked_caller_hears_why_and_never_waits_for_an_agent(
     assert "ivr/blocked.wav" in apps_run(switch), "told why before being let go"
 
 
-async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
-    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
-) -> None:
-    played = played_on(switch)
-    channel = await hub_with_flow(voice_hub, tmp_path, switch, announce_position_seconds=0.3,
-                                  position_text="{position} before you")
+async def two_callers_told(switch: FreeSwitchDouble, channel: VoiceChannel, played: Played,
+                           *places: int) -> tuple[Call | None, Call | None]:
+    """Callers +8613800000001 then ...02 wait in billing; both, once they heard ``places``."""
     first = await arrive(switch, channel, caller="+8613800000001")
     await answer_menu(first, "1")
     second = await arrive(switch, channel, caller="+8613800000002")
@@ -102,10 +109,24 @@ async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
 
     async def told() -> bool:
         heard = {(uuid, text) for uuid, text in played}
-        return (first.uuid, "tts://flite|default|1 before you") in heard and \
-            (second.uuid, "tts://flite|default|2 before you") in heard
+        return all((call.uuid, f"tts://flite|default|{place} before you") in heard
+                   for call, place in zip((first, second), places, strict=True))
 
-    assert await until(told, seconds=3), "each caller heard their own place"
+    if await until(told, seconds=3):
+        return first, second
+    first.hangup()
+    second.hangup()
+    return None, None
+
+
+async def test_waiting_callers_hear_their_place_in_the_queue_now_and_then(
+    voice_hub: VoiceHub, tmp_path: Path, switch: FreeSwitchDouble,
+) -> None:
+    played = played_on(switch)
+    channel = await hub_with_flow(voice_hub, tmp_path, switch, announce_position_seconds=0.3,
+                                  position_text="{position} before you")
+    first, second = await two_callers_told(switch, channel, played, 1, 2)
+    assert first and second, "each caller heard their own place"
     music_again = [text for uuid, text in played if uuid == first.uuid][-1]
     assert music_again in ("local_stream://moh", "tts://flite|default|1 before you")
     first.hangup()
@@ -129,17 +150,8 @@ async def test_a_vip_caller_hears_they_are_next_ahead_of_those_who_called_before
     await core.bus.publish(CONFIG_TOPIC, {"event": "routing-config", "what": "test"})
     await core.routing.settled()
 
-    first = await arrive(switch, channel, caller="+8613800000001")
-    await answer_menu(first, "1")
-    second = await arrive(switch, channel, caller="+8613800000002")
-    await answer_menu(second, "1")
-
-    async def told() -> bool:
-        heard = {(uuid, text) for uuid, text in played}
-        return (first.uuid, "tts://flite|default|2 before you") in heard and \
-            (second.uuid, "tts://flite|default|1 before you") in heard
-
-    assert await until(told, seconds=3), "the VIP is next; the earlier caller comes after them"
+    first, second = await two_callers_told(switch, channel, played, 2, 1)
+    assert first and second, "the VIP is next; the earlier caller comes after them"
     first.hangup()
     second.hangup()
 
