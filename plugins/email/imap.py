@@ -61,8 +61,16 @@ async def connect(account: Account, command_seconds: float) -> aioimaplib.IMAP4:
             client = aioimaplib.IMAP4(account.imap_host, account.imap_port, timeout=command_seconds,
                                       conn_lost_cb=lambda _exc: lost.set())
         client.lost = lost  # type: ignore[attr-defined]
-        await client.wait_hello_from_server()
-        response = await client.login(account.login, account.imap_password)
+        # A server that says BYE and closes before answering (shutting down, or over its
+        # connection limit) would leave the greeting's CAPABILITY waiting for ever and LOGIN
+        # for its whole timeout.
+        await _unless_lost(client, asyncio.wait_for(client.wait_hello_from_server(), command_seconds),
+                           "the greeting")
+        response = await _unless_lost(client, client.login(account.login, account.imap_password), "LOGIN")
+    except ConnectionLost as err:
+        await _close(client)
+        raise NotReady(f"IMAP server {account.imap_host}:{account.imap_port} closed the connection "
+                       f"before the login was answered") from err
     except (OSError, TimeoutError, aioimaplib.AioImapException) as err:
         raise NotReady(f"IMAP server {account.imap_host}:{account.imap_port} unreachable: "
                        f"{err or type(err).__name__}") from err
@@ -111,7 +119,8 @@ class FolderWatcher:
         return f"{self.account.name}/{self.folder}"
 
     async def run(self) -> None:
-        delay = 1.0
+        first = min(1.0, self.config.reconnect_max_seconds)
+        delay = first
         while True:
             try:
                 await self._session()
@@ -131,7 +140,7 @@ class FolderWatcher:
             await asyncio.sleep(delay * random.uniform(1.0, 1.3))
             delay = min(delay * 2, self.config.reconnect_max_seconds)
             if self.synced.is_set():
-                delay = 1.0
+                delay = first
                 self.synced.clear()
 
     async def _session(self) -> None:
