@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -103,7 +105,8 @@ class _Pools:
             pool = self._pools.get(workers)
             if pool is None:
                 # spawn: a fork of a process with database and broker threads may inherit held locks.
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_exit_with_parent)
                 self._pools[workers] = pool
             return pool
 
@@ -118,3 +121,19 @@ class _Pools:
 
 
 _pools = _Pools()
+
+
+def _exit_with_parent() -> None:
+    """In each worker: leave as soon as the hub process that started it is gone. A hub that is
+    killed runs no shutdown, and its workers, holding each other's ends of the pool's pipes,
+    would otherwise live on as orphans."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -510,6 +510,7 @@ imap_password = "{PASSWORD}"
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
+    _wait(lambda: not _group_alive(first.pid), 10, "the killed hub's parser workers to leave with it")
     at_kill = _stored_count(database)
     assert at_kill < len(texts), f"all {at_kill} stored before the kill: nothing was in flight"
 
@@ -542,6 +543,16 @@ def _hub_process(tmp_path: Path, config: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "hub.cli", "run", "--no-demo", "--no-worker", "--port", str(port)],
             cwd=Path(__file__).resolve().parents[3], env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group (the hub started in a session of its own, and the
+    workers it started) is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _stored_count(database: Path) -> int:
