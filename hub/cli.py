@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hub.core import HubCore, create_hub
 from hub.errors import ConfigError, InvalidRequest
-from hub.settings import Settings, load_settings
+from hub.settings import STARTED_BY, Settings, load_settings
 
 DESCRIPTION = """\
 contacthub: a multichannel contact center.
@@ -224,7 +224,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # below, or the worker started here would outlive the hub.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     worker = None if args.no_worker else subprocess.Popen(
-        _worker_command(settings), env=_child_env(settings))
+        _worker_command(settings), env={**_child_env(settings), STARTED_BY: str(os.getpid())})
     try:
         core = create_hub(settings)
         _print_banner(settings, first_logins, worker is not None)

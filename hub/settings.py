@@ -92,6 +92,9 @@ class Settings(BaseModel):
 
 
 ENV_PREFIX = "CONTACTHUB_"
+STARTED_BY = "CONTACTHUB_STARTED_BY"
+"""Set by ``contacthub run`` on the worker it starts: its own process id, so that the worker
+stops when that process is gone, even killed, rather than run on beside the next one."""
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

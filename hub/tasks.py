@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import sqlite3
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 from sqlalchemy import select
 
 from hub.core import HubCore, create_hub
@@ -23,7 +27,7 @@ from hub.jobs import PluginJob, run_once
 from hub.models import Interaction, InteractionStatus, Message, utcnow
 from hub.outbound import send_message
 from hub.routing import state_jobs
-from hub.settings import Settings, load_settings
+from hub.settings import STARTED_BY, Settings, load_settings
 
 log = logging.getLogger("contacthub.tasks")
 SQLITE_BROKER = "sqla+sqlite:///"
@@ -215,6 +219,21 @@ async def close_if_idle(core: HubCore, interaction_id: int) -> bool:
     ))
     log.info("closed idle chat %s", interaction_id)
     return True
+
+
+@worker_ready.connect
+def _stop_with_the_hub(**_kwargs: Any) -> None:
+    started_by = os.environ.get(STARTED_BY)
+    if started_by:
+        threading.Thread(target=_watch_hub, args=(int(started_by),), name="watch-hub", daemon=True).start()
+
+
+def _watch_hub(pid: int) -> None:
+    while os.getppid() == pid:
+        time.sleep(1.0)
+    log.warning("the hub process %s that started this worker is gone: stopping (running jobs finish, "
+                "queued ones wait for the next worker)", pid)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 celery = celery_app(load_settings())

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -196,3 +197,54 @@ async def test_a_quiet_visitor_sees_the_chat_closed_live_over_redis(tmp_path: Pa
         conversation, frames = await visitor_goes_quiet(hub)
     assert_closed_for_idleness(hub, conversation, frames)
     assert not (tmp_path / "var" / "broker.sqlite").exists()
+
+
+async def test_the_worker_that_run_started_stops_when_the_hub_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    logs = Processes(f"http://127.0.0.1:{port}", tmp_path / "var", {"hub": tmp_path / "hub.log"})
+    hub_cmd = [sys.executable, "-m", "hub.cli", "run", "--no-demo", "--port", str(port)]
+    with _spawn(hub_cmd, hub_env(tmp_path, port), tmp_path, logs.logs["hub"]) as hub:
+        await _wait_ready(logs.base, hub, logs)
+        worker = await _child_of(hub.pid, "celery", logs)
+        beat = _children(worker, "celery")
+        os.kill(hub.pid, signal.SIGKILL)  # no shutdown code runs in the hub
+        hub.wait(5)
+        deadline = time.monotonic() + 20
+        try:
+            while _running(worker) or any(_running(pid) for pid in beat):
+                assert time.monotonic() < deadline, f"the worker outlived the hub\n{logs.tail()}"
+                await asyncio.sleep(0.2)
+        finally:
+            for pid in (worker, *beat):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    assert "that started this worker is gone" in logs.tail()
+
+
+async def _child_of(parent: int, name: str, logs: Processes) -> int:
+    """The pid of ``parent``'s child whose command line mentions ``name``, once it is there."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = _children(parent, name)
+        if found:
+            return found[0]
+        await asyncio.sleep(0.2)
+    pytest.fail(f"no {name} process started by {parent}\n{logs.tail()}")
+
+
+def _children(parent: int, name: str) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent and name in (stat.parent / "cmdline").read_text():
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
