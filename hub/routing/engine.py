@@ -113,13 +113,14 @@ class Router:
                     continue
                 deficit = deficits.get((queue.name, tier))
                 if deficit is None:
-                    deficit = deficits[(queue.name, tier)] = self._deficit(queue, tier, now)
+                    deficit = deficits[(queue.name, tier)] = self.deficit(queue, tier, now)
                 key = (vip, deficit, self.tier_rank.get(tier, -1), -head.arrived_at, -seq)
                 if best is None or key > best[0]:
                     best = (key, head, queue.name, member.level)
         return None if best is None else best[1:]
 
-    def _deficit(self, queue: QueueConfig, tier: str, now: float) -> float:
+    def deficit(self, queue: QueueConfig, tier: str, now: float) -> float:
+        """How far (queue, tier) is below its service-level target now (negative: above)."""
         target = queue.target(tier).fraction
         return target - self._service(queue.name, tier).level(now)
 
@@ -381,30 +382,6 @@ class Router:
             if agent_id is not None:
                 return agent_id
         return None
-
-    def position(self, interaction_id: int, now: float) -> int | None:
-        """Where a waiting interaction stands among its channel's contacts waiting in its home
-        queue (1: next), in the order this router serves them now: VIPs first, then the tier
-        furthest below its service-level target, the higher tier, the earlier arrival. None
-        when it is not waiting here."""
-        item = self.waiting.items.get(interaction_id)
-        queue = None if item is None else self.queues.get(item[0].queue)
-        if item is None or queue is None:
-            return None
-        me = item[0]
-        deficits: dict[str, float] = {}
-
-        def key(interaction: Interaction) -> PickKey:
-            deficit = deficits.get(interaction.tier)
-            if deficit is None:
-                deficit = deficits[interaction.tier] = self._deficit(queue, interaction.tier, now)
-            return (interaction.vip, deficit, self.tier_rank.get(interaction.tier, -1),
-                    -interaction.arrived_at, -self.waiting.sequence(interaction.id))
-
-        mine = key(me)
-        return 1 + sum(1 for other, _ in self.waiting.items.values()
-                       if other.queue == me.queue and other.channel == me.channel
-                       and other.id != me.id and key(other) > mine)
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """Plain data of everything routing holds, for persistence, a wallboard or a restart."""

@@ -36,6 +36,7 @@ from hub.routing.entry_rules import EntryRules
 from hub.routing.lookahead import ARRIVALS, Lookahead
 from hub.routing.model import Capacity, Offer, Queued, Refused
 from hub.routing.model import Interaction as Routed
+from hub.routing.places import place_in_queue
 from hub.routing.states import TOPIC as STATES_TOPIC
 from hub.routing.states import AgentState, AgentStates
 from hub.routing.wallboard import Outcome, QueueStats, replay_service_levels, wallboard
@@ -174,8 +175,8 @@ class RoutingService:
     # -- reading ------------------------------------------------------------------------------
 
     def position(self, interaction_id: int) -> int | None:
-        """``Router.position`` when this process routes and the router holds the contact."""
-        return None if self.router is None else self.router.position(interaction_id, self.clock())
+        """``place_in_queue`` when this process routes and the router holds the contact."""
+        return None if self.router is None else place_in_queue(self.router, interaction_id, self.clock())
 
     def free_agent(self, queue: str, channel: str) -> int | None:
         """``Router.free_agent`` when this process routes; None otherwise."""

@@ -20,6 +20,7 @@ from hub.routing.model import (
     ServiceTarget,
     Strategy,
 )
+from hub.routing.places import place_in_queue
 
 VOICE_ONLY = Capacity(limits={"voice": 1})
 
@@ -334,16 +335,16 @@ def test_a_waiting_contact_is_told_the_place_it_is_served_in():
                 (4, "gold", False), (5, "ordinary", False)]
     for ix_id, tier, vip in arrivals:
         router.on_arrival(call(ix_id, at=float(ix_id), tier=tier, vip=vip), float(ix_id))
-    assert [router.position(ix_id, 10.0) for ix_id in range(1, 6)] == [4, 2, 1, 3, 5]
+    assert [place_in_queue(router, ix_id, 10.0) for ix_id in range(1, 6)] == [4, 2, 1, 3, 5]
     served, now = [], 10.0
     offers = router.set_available(1, True, now)
     while offers:
         [offer] = offers
         served.append(offer.interaction.id)
-        assert router.position(offer.interaction.id, now) is None  # no longer waiting
+        assert place_in_queue(router, offer.interaction.id, now) is None  # no longer waiting
         router.accept(offer, now + 1)
         now += 30  # answered after 31 s: late for gold, in time for ordinary
-        waiting = {ix_id: router.position(ix_id, now) for ix_id in range(1, 6) if ix_id not in served}
+        waiting = {ix_id: place_in_queue(router, ix_id, now) for ix_id in range(1, 6) if ix_id not in served}
         offers = router.finish(1, offer.interaction.id, now)
         if offers:
             assert waiting[offers[0].interaction.id] == 1  # the one told "next" is served next
@@ -355,8 +356,8 @@ def test_a_waiting_contacts_place_counts_only_its_channel_in_its_queue():
     router.on_arrival(call(1, at=1.0, channel="web"), 1.0)
     router.on_arrival(call(2, at=2.0), 2.0)
     router.on_arrival(Interaction(3, "vip", 0.0), 2.0)
-    assert router.position(2, 3.0) == 1
-    assert router.position(99, 3.0) is None
+    assert place_in_queue(router, 2, 3.0) == 1
+    assert place_in_queue(router, 99, 3.0) is None
 
 
 def test_the_agent_to_consult_in_a_queue_is_the_one_routing_would_choose():
