@@ -46,7 +46,7 @@ async def publish_live(core: HubCore, interaction_id: int, state: dict[str, Any]
     await core.bus.publish(live_topic(interaction_id), payload)
     agent_id = row.agent_id
     if agent_id is not None:
-        from hub.routing.service import agent_topic
+        from hub.routing.topics import agent_topic
 
         await core.bus.publish(agent_topic(agent_id), {"type": "live", **payload})
 

@@ -251,7 +251,7 @@ class LiveContactContract:
     async def _new_contact(self, peer: LivePeerDriver, number: int) -> LiveContact:
         """Customer ``number``'s contact to come, with a new agent skilled in the peer's queue
         (and a supervisor), following what the agent's screen is shown."""
-        from hub.routing.service import agent_topic
+        from hub.routing.topics import agent_topic
 
         agent = await add_agent(self.hub, queue=peer.live_queue)
         supervisor = await add_agent(self.hub, role=AgentRole.SUPERVISOR)

@@ -27,8 +27,9 @@ from hub.models import (
     utcnow,
 )
 from hub.routing import offers as stored
-from hub.routing.service import MISSED, REQUESTS, announce
+from hub.routing.offering import announce
 from hub.routing.states import AgentState
+from hub.routing.topics import MISSED, REQUESTS
 
 if TYPE_CHECKING:
     from hub.core import HubCore

@@ -15,30 +15,27 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from hub.channel import Channel
-from hub.db import transaction
 from hub.errors import InvalidRequest
-from hub.events import InteractionEvent, OfferEvent
 from hub.models import Interaction
-from hub.plugins import call_all
 from hub.routing import offers as stored
-from hub.routing.arrival import admit, hold
 from hub.routing.config import CONFIG_TOPIC, load_routing_config, plugin_strategies
 from hub.routing.engine import Router
 from hub.routing.entry_rules import EntryRules
-from hub.routing.lookahead import ARRIVALS, Lookahead
-from hub.routing.model import Capacity, Offer, Queued, Refused
+from hub.routing.lookahead import Lookahead
+from hub.routing.model import Capacity, Offer
 from hub.routing.model import Interaction as Routed
+from hub.routing.offering import Offering, expiry
 from hub.routing.places import place_in_queue
+from hub.routing.placing import Placing
 from hub.routing.states import TOPIC as STATES_TOPIC
 from hub.routing.states import AgentState, AgentStates
+from hub.routing.topics import BOARD, REQUESTS, TOPIC
 from hub.routing.wallboard import Outcome, QueueStats, replay_service_levels, wallboard
 
 if TYPE_CHECKING:
@@ -51,23 +48,11 @@ log = logging.getLogger("contacthub.routing")
 S = AgentState
 AVAILABLE = frozenset({S.IDLE, S.OFFERED, S.ACTIVE, S.HOLD})
 """States in which routing may offer an agent more work, as far as their capacity allows."""
-TOPIC = "routing"
-"""Offer lifecycle for observers (``OfferEvent`` as a dict); declines from any process."""
-REQUESTS = "routing-requests"
-"""Asks of the leader from any process: ``{"kind": "next", "agent_id": 7}``."""
-BOARD = "wallboard"
-"""The leader's wallboard, at most once a second while something changes."""
-MISSED = "missed_offer"
 BURST = 500
 """Queued events taken at once, their arrivals read from the database together."""
 
 
-def agent_topic(agent_id: int) -> str:
-    """The topic an agent's screens listen on: offers, offer ends, alerts."""
-    return f"agent:{agent_id}"
-
-
-class RoutingService:
+class RoutingService(Placing, Offering):
     """Owns the router while this process leads; otherwise keeps the latest wallboard."""
 
     def __init__(self, core: HubCore, states: AgentStates, *, clock: Callable[[], float] = time.time) -> None:
@@ -234,7 +219,7 @@ class RoutingService:
             if row is not None and row.agent_id in router.agents and routed.queue in router.queues:
                 offer = router.restore_offer(routed, row.agent_id, row.queue, row.level,
                                              row.offered_at.timestamp())
-                self._later(("offer", work.id), stored.seconds_left(row, now), _expiry(offer))
+                self._later(("offer", work.id), stored.seconds_left(row, now), expiry(offer))
                 continue
             if row is not None:
                 await stored.claim_offer(self.core.sessions, work.id)
@@ -292,347 +277,6 @@ class RoutingService:
         return Routed(work.id, queue or work.queue, work.arrived_at, tier=work.tier, channel=work.channel,
                       vip=work.tier in config.vip_tiers, region=work.region or None)
 
-    # -- contacts -----------------------------------------------------------------------------
-
-    async def _on_interaction(self, payload: dict[str, Any]) -> None:
-        kind, interaction_id = payload.get("kind"), int(payload["interaction_id"])
-        if kind not in ARRIVALS:
-            self._ahead.forget(interaction_id)
-        if kind in ("opened", "followup", "moved"):
-            await self._arrived(interaction_id, moved=kind == "moved")
-        elif kind == "assigned":
-            await self._assigned(interaction_id, int(payload["agent_id"]))
-        elif kind == "closed":
-            await self._closed(interaction_id)
-
-    async def _arrived(self, interaction_id: int, *, moved: bool = False) -> None:
-        router = self.router
-        assert router is not None
-        if moved:
-            await self._forget(interaction_id)
-        elif (interaction_id in router.waiting.items or interaction_id in router.offers
-              or any(interaction_id in held for held in self._held.values())):
-            return  # already placed: a follow-up mark or a replayed event changes nothing
-        known, work = self._ahead.work(interaction_id)
-        if not known:
-            found = await stored.open_work(self.core.sessions, interaction_id)
-            work = found[0] if found else None
-        if work is not None and work.status != "assigned":
-            await self._place(work, self.clock(), restoring=moved, moved=moved)
-
-    async def _place(self, work: OpenWork, now: float, *, restoring: bool = False,
-                     moved: bool = False) -> None:
-        """Admit and queue one contact; ``restoring`` skips what was decided at its arrival, and
-        a ``moved`` one is offered at once if an agent of its new queue is free."""
-        router, config = self.router, self.config
-        assert router is not None and config is not None and self.rules is not None
-        at = datetime.fromtimestamp(now, UTC)
-        queue = work.queue if work.queue in router.queues else "default"
-        if restoring:
-            closed = hold(config, queue, at)
-            if closed is not None:
-                self._hold(queue, work, closed[0], now)
-                return
-            if moved and (offer := router.readmit(self._routed(work, queue), now)) is not None:
-                await self._made([offer])
-            else:
-                router.requeue(self._routed(work, queue), now)
-            self._wake()
-            return
-        self._roll_day(now)
-        addresses = self._ahead.addresses(work.customer_id)
-        if addresses is None:
-            addresses = await stored.addresses(self.core.sessions, work.customer_id)
-        admission = admit(config, self.rules, work, addresses, at, self._served)
-        if admission.region:
-            await stored.remember_region(self.core.sessions, work.customer_id, admission.region)
-            work = replace(work, region=admission.region)
-        if admission.queue != work.queue:
-            await self._set_queue(work.id, admission.queue)
-        if admission.message:
-            await self._tell(work, admission.reason, admission.message)
-        if admission.action == "refuse":
-            await self._refuse(work, admission.queue, admission.reason)
-            return
-        self._served[admission.queue] = self._served.get(admission.queue, 0) + 1
-        if admission.action == "hold":
-            self._hold(admission.queue, work, admission.opens_at, now)
-            return
-        decision = router.on_arrival(self._routed(work, admission.queue), now)
-        if isinstance(decision, Offer):
-            await self._made([decision])
-        elif isinstance(decision, Refused):
-            await self._refuse(work, admission.queue, decision.reason.replace(" ", "_"))
-        elif isinstance(decision, Queued):
-            self._wake()
-        self._board_soon()
-
-    def _hold(self, queue: str, work: OpenWork, opens_at: datetime | None, now: float) -> None:
-        self._held.setdefault(queue, {})[work.id] = work
-        if opens_at is not None:
-            self._later(("opens", queue), opens_at.timestamp() - now, {"kind": "opens", "queue": queue})
-
-    async def _tell(self, work: OpenWork, reason: str, text: str) -> None:
-        """The customer hears why nobody answers now (closed hours, a blocked area); once per
-        contact, whatever retries happen."""
-        from hub.outbound import send_message
-
-        try:
-            await send_message(self.core, work.id, text, author_type="system",
-                               client_id=f"routing-{reason}-{work.id}")
-        except Exception:
-            log.exception("could not tell interaction %s why it is %s", work.id, reason)
-
-    async def _refuse(self, work: OpenWork, queue: str, reason: str) -> None:
-        await stored.stop_routing(self.core.sessions, work.id)
-        log.info("routing refused interaction %s in %s: %s", work.id, queue, reason)
-        await self.core.interaction_event(InteractionEvent(
-            "refused", work.id, work.channel, work.customer_id, queue=queue, disposition=reason))
-
-    async def _set_queue(self, interaction_id: int, queue: str) -> None:
-        async with transaction(self.core.sessions) as s:
-            await s.execute(update(Interaction).where(Interaction.id == interaction_id).values(queue=queue))
-
-    def _roll_day(self, now: float) -> None:
-        today = self._day_start(now).date()
-        if today != self._day:
-            self._day, self._served = today, {}
-            self.stats.new_day()
-
-    async def _assigned(self, interaction_id: int, agent_id: int) -> None:
-        router = self.router
-        assert router is not None
-        now = self.clock()
-        if router.active.get(interaction_id, (None,))[0] == agent_id:
-            return
-        offer = router.offers.get(interaction_id)
-        if offer is not None and offer.agent_id == agent_id:
-            self._cancel(("offer", interaction_id))
-            router.accept(offer, now)  # the answering process announced it
-            self.stats.answered(offer.interaction, now)
-            self._board_soon()
-            return
-        made = await self._forget(interaction_id)
-        found = await stored.open_work(self.core.sessions, interaction_id)
-        if found and agent_id in router.agents and found[0].queue in router.queues:
-            routed = self._routed(found[0])
-            router.assign(routed, agent_id, now)
-            self.stats.answered(routed, now)
-        await self._made(made)
-        self._board_soon()
-
-    async def _forget(self, interaction_id: int) -> list[Offer]:
-        """Routing lets go of an interaction that went elsewhere (moved, picked)."""
-        router = self.router
-        assert router is not None
-        now = self.clock()
-        for held in self._held.values():
-            held.pop(interaction_id, None)
-        offer = router.offers.get(interaction_id)
-        if offer is not None:
-            self._cancel(("offer", interaction_id))
-            await stored.claim_offer(self.core.sessions, interaction_id)
-            await self._announce(offer, "withdrawn", now, reason="moved")
-            made = router.cancel(offer, now)
-            await self._idle_if_free(offer.agent_id)
-            return made
-        if interaction_id in router.active:
-            agent_id = router.active[interaction_id][0]
-            made = router.finish(agent_id, interaction_id, now)
-            await self._idle_if_free(agent_id)
-            return made
-        router.waiting.remove(interaction_id)
-        router.waiting.forget(interaction_id)
-        return []
-
-    async def _closed(self, interaction_id: int) -> None:
-        router = self.router
-        assert router is not None
-        now = self.clock()
-        for held in self._held.values():
-            held.pop(interaction_id, None)
-        if interaction_id in router.active:
-            await self._finished(interaction_id, now)
-        elif (offer := router.offers.get(interaction_id)) is not None:
-            self._cancel(("offer", interaction_id))
-            await stored.claim_offer(self.core.sessions, interaction_id)
-            self.stats.abandoned(offer.interaction)
-            await self._announce(offer, "withdrawn", now, reason="customer_left")
-            made = router.abandon(interaction_id, now)
-            await self._idle_if_free(offer.agent_id)
-            await self._made(made)
-        elif (item := router.waiting.items.get(interaction_id)) is not None:
-            self.stats.abandoned(item[0])
-            router.abandon(interaction_id, now)
-        self._board_soon()
-
-    async def _idle_if_free(self, agent_id: int) -> None:
-        """An agent whose contact went elsewhere (the customer left, a supervisor moved it)
-        and who holds nothing else is idle again, without a wrap-up for work not done."""
-        router = self.router
-        assert router is not None
-        state = self.agent_state.get(agent_id)
-        if state in (S.OFFERED, S.ACTIVE, S.HOLD) and not router.agents[agent_id].load:
-            await self._try_change(agent_id, S.IDLE, expect=state)
-
-    async def _finished(self, interaction_id: int, now: float) -> None:
-        """The agent's contact ended: wrap-up after their last one, else more work."""
-        router = self.router
-        assert router is not None
-        agent_id = router.active[interaction_id][0]
-        agent = router.agents[agent_id]
-        last = sum(agent.load.values()) <= 1
-        wraps = last and self.agent_state.get(agent_id) in (S.ACTIVE, S.HOLD)
-        if wraps:
-            # Unavailable before capacity returns, or the freed slot is offered at once.
-            router.set_available(agent_id, False, now, "wrap-up")
-        made = router.finish(agent_id, interaction_id, now)
-        if wraps:
-            target = S.WRAP_UP if self.core.settings.wrap_up_seconds > 0 else S.IDLE
-            await self._try_change(agent_id, target, interaction_id=interaction_id)
-        await self._made(made)
-
-    # -- offers -------------------------------------------------------------------------------
-
-    async def _made(self, offers: list[Offer]) -> None:
-        """Keep new offers, ring the agents, start their timers."""
-        if not offers:
-            return
-        config = self.config
-        assert config is not None
-        kept = await stored.store_offers(self.core.sessions, offers, dict(config.offer_timeout))
-        now = self.clock()
-        for offer in kept:
-            timeout = config.offer_timeout.get(offer.queue, 20.0)
-            self._later(("offer", offer.interaction.id), timeout - (now - offer.offered_at), _expiry(offer))
-            if self.agent_state.get(offer.agent_id, S.IDLE) == S.IDLE:
-                await self._try_change(offer.agent_id, S.OFFERED, interaction_id=offer.interaction.id,
-                                       expect=S.IDLE)
-            await self._announce(offer, "offered", now, rings=timeout)
-            self._ring(offer, timeout)
-        self._board_soon()
-
-    def _ring(self, offer: Offer, timeout: float) -> None:
-        """A channel that acts on offers (voice rings a phone) hears of this one, in a task of
-        its own: the router never waits for a phone."""
-        channel = self.core.channels.get(offer.interaction.channel)
-        if channel is None or type(channel).offer is Channel.offer:
-            return
-        task = asyncio.create_task(channel.offer(offer.interaction.id, offer.agent_id, rings=timeout))
-        self._ringing.add(task)
-        task.add_done_callback(self._rung)
-
-    def _rung(self, task: asyncio.Task[None]) -> None:
-        self._ringing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("routing: the channel failed to ring an offer", exc_info=task.exception())
-
-    def _ring_off(self, offer: Offer) -> None:
-        """The channel that rang for an offer that ended unanswered stops ringing."""
-        channel = self.core.channels.get(offer.interaction.channel)
-        if channel is None or type(channel).offer_ended is Channel.offer_ended:
-            return
-        task = asyncio.create_task(channel.offer_ended(offer.interaction.id, offer.agent_id))
-        self._ringing.add(task)
-        task.add_done_callback(self._rung)
-
-    async def _announce(self, offer: Offer, kind: str, now: float, *, rings: float | None = None,
-                        reason: str = "") -> None:
-        if kind in ("withdrawn", "timeout"):
-            self._ring_off(offer)
-        interaction = offer.interaction
-        await announce(self.core, OfferEvent(
-            kind, interaction.id, offer.agent_id, offer.queue, offer.level, interaction.channel,
-            interaction.tier, datetime.fromtimestamp(now, UTC), waited=now - interaction.arrived_at,
-            timeout=rings, reason=reason))
-
-    async def _on_timer(self, payload: dict[str, Any]) -> None:
-        kind = payload["kind"]
-        if kind == "expire":
-            await self._expired(int(payload["interaction_id"]), int(payload["agent_id"]))
-        elif kind == "due":
-            router = self.router
-            assert router is not None
-            await self._made(router.tick(self.clock()))
-            self._wake()
-        elif kind == "opens":
-            await self._opened(payload["queue"])
-        elif kind == "wrap_up_end":
-            await self._end_wrap_up(int(payload["agent_id"]))
-        elif kind == "board":
-            await self.publish_board()
-
-    async def _expired(self, interaction_id: int, agent_id: int) -> None:
-        router = self.router
-        assert router is not None
-        offer = router.offers.get(interaction_id)
-        if offer is None or offer.agent_id != agent_id:
-            return
-        if await stored.claim_offer(self.core.sessions, interaction_id, agent_id) is None:
-            return  # accepted or withdrawn meanwhile: that event follows
-        await self._missed(offer, "timeout")
-
-    async def _on_declined(self, interaction_id: int, agent_id: int) -> None:
-        router = self.router
-        assert router is not None
-        offer = router.offers.get(interaction_id)
-        if offer is not None and offer.agent_id == agent_id:
-            await self._missed(offer, "declined")
-
-    async def _missed(self, offer: Offer, kind: str) -> None:
-        """Not accepted: the next agent gets it, this one is set busy (the missed-offer rule)."""
-        router = self.router
-        assert router is not None
-        now = self.clock()
-        self._cancel(("offer", offer.interaction.id))
-        made = router.decline(offer, now, MISSED)
-        if kind == "timeout":  # a decline was announced, and the agent set busy, by its process
-            await self._announce(offer, kind, now)
-            await self._try_change(offer.agent_id, S.BUSY, reason=MISSED)
-        await self._made(made)
-        self._wake()
-        await self._report_misses(offer.agent_id)
-
-    async def _report_misses(self, agent_id: int) -> None:
-        """Every ``missed_offer_alert`` misses in a day, supervisors hear of the agent."""
-        every = self.core.settings.missed_offer_alert
-        if every <= 0:
-            return
-        # Read now, after the change: the busy span just opened counts.
-        local = datetime.fromtimestamp(self.clock(), ZoneInfo(self.core.settings.timezone))
-        day = await self.states.today(agent_id, local)
-        if day.missed_offers and day.missed_offers % every == 0:
-            await self.core.bus.publish("supervisors", {
-                "type": "alert", "kind": "missed_offers", "agent_id": agent_id, "count": day.missed_offers})
-
-    async def _next(self, agent_id: int) -> None:
-        router = self.router
-        assert router is not None
-        if agent_id not in router.agents:
-            return
-        offer = router.pick_next(agent_id, self.clock())
-        if offer is None:
-            await self.core.bus.publish(agent_topic(agent_id), {"type": "next", "found": False})
-            return
-        await self._made([offer])
-
-    async def _opened(self, queue: str) -> None:
-        config, router = self.config, self.router
-        assert config is not None and router is not None
-        now = self.clock()
-        closed = hold(config, queue, datetime.fromtimestamp(now, UTC))
-        if closed is not None:
-            if closed[0] is not None:
-                self._later(("opens", queue), closed[0].timestamp() - now, {"kind": "opens", "queue": queue})
-            return
-        made: list[Offer] = []
-        for work in self._held.pop(queue, {}).values():
-            decision = router.on_arrival(self._routed(work, queue), now)
-            if isinstance(decision, Offer):
-                made.append(decision)
-        await self._made(made)
-        self._wake()
-
     # -- agents -------------------------------------------------------------------------------
 
     async def _on_state(self, agent_id: int, state: AgentState, reason: str) -> None:
@@ -671,6 +315,22 @@ class RoutingService:
 
     # -- time and wallboard -------------------------------------------------------------------
 
+    async def _on_timer(self, payload: dict[str, Any]) -> None:
+        kind = payload["kind"]
+        if kind == "expire":
+            await self._expired(int(payload["interaction_id"]), int(payload["agent_id"]))
+        elif kind == "due":
+            router = self.router
+            assert router is not None
+            await self._made(router.tick(self.clock()))
+            self._wake()
+        elif kind == "opens":
+            await self._opened(payload["queue"])
+        elif kind == "wrap_up_end":
+            await self._end_wrap_up(int(payload["agent_id"]))
+        elif kind == "board":
+            await self.publish_board()
+
     def _wake(self) -> None:
         """Sleep until the router's next relaxation step or overflow."""
         router = self.router
@@ -696,15 +356,3 @@ class RoutingService:
         await self.core.bus.publish(BOARD, board)
 
 
-async def announce(core: HubCore, event: OfferEvent) -> None:
-    """Tell plugins, observers and the agent's screens about an offer; by whichever process
-    decided it (the leader for offers, timeouts and withdrawals; the answering process for
-    accepts and declines), once."""
-    await call_all(core.pm, "hub_on_offer", event=event)
-    payload = event.as_dict()
-    await core.bus.publish(TOPIC, payload)
-    await core.bus.publish(agent_topic(event.agent_id), {"type": "offer", **payload})
-
-
-def _expiry(offer: Offer) -> dict[str, Any]:
-    return {"kind": "expire", "interaction_id": offer.interaction.id, "agent_id": offer.agent_id}

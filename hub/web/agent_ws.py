@@ -15,7 +15,7 @@ from sqlalchemy import select
 from hub import inbox
 from hub.errors import InvalidRequest
 from hub.models import Agent, AgentUnit
-from hub.routing.service import agent_topic
+from hub.routing.topics import agent_topic
 from hub.tickets.org import centre
 from hub.web.access import require
 from hub.web.keys import CORE, INBOX, SOCKETS

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from hub.core import HubCore
 from hub.outbound import redeliver_pending
-from hub.routing.service import BOARD
 from hub.routing.states import TOPIC as STATES_TOPIC
+from hub.routing.topics import BOARD
 from hub.tickets.outages import TOPIC as OUTAGES
 from hub.web import (  # noqa: F401  (their routes join the API)
     controls_api,

@@ -13,8 +13,8 @@ from playwright.async_api import expect
 from hub.db import transaction
 from hub.models import AgentSkill, Interaction, QueueRules
 from hub.routing.config import CONFIG_TOPIC
-from hub.routing.service import agent_topic
 from hub.routing.states import AgentState
+from hub.routing.topics import agent_topic
 
 pytestmark = pytest.mark.browser
 
