@@ -49,6 +49,8 @@ class WorkflowTemplate(SQLModel, table=True):
     first step is where a ticket starts; ``units`` names who may act (``centre``: the
     province centre's units, ``owner``: the unit that owns the ticket now, or unit codes);
     ``deadline_minutes`` are business minutes. ``overall_minutes`` bounds the whole ticket.
+    ``level_percent``: ``{"major_urgent": 25, "complex": 200}``, the share of every deadline a
+    ticket at that level gets; levels not named get the minutes as written.
     """
 
     __tablename__ = "workflow_template"
@@ -57,6 +59,7 @@ class WorkflowTemplate(SQLModel, table=True):
     name_zh_cn: str = Field(default="", max_length=100)
     steps: list[dict[str, Any]] = json_column([])
     overall_minutes: int | None = None
+    level_percent: dict[str, int] = json_column({})
     updated_at: datetime = timestamp()
 
 

@@ -79,9 +79,13 @@ SIMPLE = [
     _close(),
 ]
 
+URGENCY = {"major_urgent": 25, "complex": 200}
+"""A major, urgent complaint or appeal (重大紧急) gets a quarter of every deadline, a complex
+one (疑难) twice the time; a general one the minutes as written."""
+
 DEFAULT_TEMPLATES: list[dict[str, Any]] = [
     {"code": "standard", "name_en": "Standard work order", "name_zh_cn": "标准工单流程",
-     "steps": STANDARD, "overall_minutes": 7200},
+     "steps": STANDARD, "overall_minutes": 7200, "level_percent": URGENCY},
     {"code": "fault", "name_en": "Fault report", "name_zh_cn": "故障报修流程",
      "steps": FAULT, "overall_minutes": 2880},
     {"code": "simple", "name_en": "Simple work order", "name_zh_cn": "简易工单流程",
@@ -125,7 +129,8 @@ async def ensure_ticket_defaults(core: HubCore) -> None:
     edits. Categories go only into an empty table: a tree an administrator pruned stays pruned."""
     now = utcnow()
     async with transaction(core.sessions) as s:
-        await _insert(s, WorkflowTemplate, [{**row, "updated_at": now} for row in DEFAULT_TEMPLATES])
+        await _insert(s, WorkflowTemplate, [{"level_percent": {}, **row, "updated_at": now}
+                                            for row in DEFAULT_TEMPLATES])
         await _insert(s, TicketType, [{**row, "active": True} for row in DEFAULT_TYPES])
         await _insert(s, OrgUnit, [{**CENTRE_UNIT, "parent_id": None, "active": True}])
         # Fault repair deadlines (10 minutes to respond, 60 to arrive) run day and night.

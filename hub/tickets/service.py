@@ -72,7 +72,7 @@ async def template_of(s: AsyncSession, ticket_type: str) -> tuple[TicketType, Te
     row = await s.get(WorkflowTemplate, kind.template)
     if row is None:
         raise InvalidRequest("unknown_template", f"type {ticket_type!r} names a missing workflow", status=500)
-    return kind, Template.from_json(row.code, row.steps, row.overall_minutes)
+    return kind, Template.from_json(row.code, row.steps, row.overall_minutes, row.level_percent)
 
 
 async def create(core: HubCore, agent: Agent, new: NewTicket) -> Ticket:
@@ -104,9 +104,9 @@ async def create(core: HubCore, agent: Agent, new: NewTicket) -> Ticket:
             updated_at=now,
             step_started_at=now,
             **fields,
-            step_due_at=(first_due := _due(now, first.deadline_minutes, calendar)),
+            step_due_at=(first_due := _due(now, template.step_minutes(first.code, new.level), calendar)),
             chase_at=_chase(now, first_due, calendar),
-            due_at=_due(now, template.overall_minutes, calendar),
+            due_at=_due(now, template.overall_minutes_for(new.level), calendar),
         )
         if new.type == "complaint":
             outage = await matching_outage(s, ticket.region, ticket.kind, now)
@@ -278,13 +278,9 @@ async def _apply(
         "version": ticket.version + 1,
     }
     if move.restart_deadline:
-        values |= {
-            "step_started_at": now,
-            "step_due_at": _due(now, template.step(move.to_step).deadline_minutes, calendar),
-            "chase_at": _chase(
-                now, _due(now, template.step(move.to_step).deadline_minutes, calendar), calendar
-            ),
-        }
+        step_due = _due(now, template.step_minutes(move.to_step, ticket.level), calendar)
+        values |= {"step_started_at": now, "step_due_at": step_due,
+                   "chase_at": _chase(now, step_due, calendar)}
     if move.status == "closed":
         values["closed_at"] = now
     elif ticket.status == "closed":
@@ -292,7 +288,7 @@ async def _apply(
         values |= {
             "closed_at": None,
             "is_case": False,
-            "due_at": _due(now, template.overall_minutes, calendar),
+            "due_at": _due(now, template.overall_minutes_for(ticket.level), calendar),
         }
     changed = await s.execute(
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version).values(**values)

@@ -71,6 +71,17 @@ class Template:
     code: str
     steps: tuple[Step, ...]
     overall_minutes: int | None = None
+    level_percent: tuple[tuple[str, int], ...] = ()
+    """(level, percent): a ticket at that level (``major_urgent``) gets that share of every
+    deadline (25: a quarter of the time); other levels get the minutes as written."""
+
+    def step_minutes(self, code: str, level: str = "") -> int | None:
+        """Business minutes a ticket at ``level`` has for step ``code``; None: no deadline."""
+        return _share(self.step(code).deadline_minutes, dict(self.level_percent).get(level, 100))
+
+    def overall_minutes_for(self, level: str = "") -> int | None:
+        """Business minutes a ticket at ``level`` has in all; None: no bound."""
+        return _share(self.overall_minutes, dict(self.level_percent).get(level, 100))
 
     @property
     def first(self) -> Step:
@@ -93,8 +104,8 @@ class Template:
                              f"its steps are: {names}")
 
     @classmethod
-    def from_json(cls, code: str, steps: list[dict[str, Any]],
-                  overall_minutes: int | None = None) -> Template:
+    def from_json(cls, code: str, steps: list[dict[str, Any]], overall_minutes: int | None = None,
+                  level_percent: Mapping[str, int] | None = None) -> Template:
         """Parse and check a stored template; ``ValueError`` says which step is wrong and how."""
         if not isinstance(code, str) or not _CODE.fullmatch(code):
             raise ValueError(f"template code {code!r}: use lower-case letters, digits and _ "
@@ -104,7 +115,8 @@ class Template:
             raise ValueError(f"{where}: steps must be a non-empty list of step objects")
         parsed = tuple(_parse_step(raw, f"{where} step {index + 1}") for index, raw in enumerate(steps))
         _check_graph(parsed, where)
-        return cls(code, parsed, _minutes(overall_minutes, f"{where}: overall_minutes"))
+        return cls(code, parsed, _minutes(overall_minutes, f"{where}: overall_minutes"),
+                   _percents(level_percent or {}, f"{where}: level_percent"))
 
     def to_json(self) -> list[dict[str, Any]]:
         return [step.to_json() for step in self.steps]
@@ -387,6 +399,21 @@ def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{where}: {key} must be true or false, got {value!r}")
     return value
+
+
+def _percents(raw: Mapping[str, int], where: str) -> tuple[tuple[str, int], ...]:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: expected an object of level: percent")
+    for level, percent in raw.items():
+        if not isinstance(level, str) or not _CODE.fullmatch(level):
+            raise ValueError(f"{where}: {level!r} is not a level code (lower-case letters, digits, _)")
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 1000:
+            raise ValueError(f"{where}: {level}: expected a whole percent from 1 to 1000, got {percent!r}")
+    return tuple(sorted(raw.items()))
+
+
+def _share(minutes: int | None, percent: int) -> int | None:
+    return None if minutes is None else max(1, round(minutes * percent / 100))
 
 
 def _minutes(value: object, where: str) -> int | None:

@@ -112,7 +112,8 @@ def tree_order(rows: Iterable[N]) -> list[N]:
 def _workflow_view(row: WorkflowTemplate, types: Sequence[str]) -> WorkflowView:
     return WorkflowView(code=row.code, name_en=row.name_en, name_zh_cn=row.name_zh_cn,
                         steps=[WorkflowStep.model_validate(step) for step in row.steps],
-                        overall_minutes=row.overall_minutes, updated_at=row.updated_at,
+                        overall_minutes=row.overall_minutes, level_percent=row.level_percent,
+                        updated_at=row.updated_at,
                         types=sorted(types))
 
 
@@ -152,7 +153,7 @@ async def _stored_workflow(s: AsyncSession, code: str) -> WorkflowView:
 async def put_workflow(request: web.Request, body: WorkflowBody) -> WorkflowView:
     code = path_code(request, "workflow")
     try:
-        template = Template.from_json(code, body.steps, body.overall_minutes)
+        template = Template.from_json(code, body.steps, body.overall_minutes, body.level_percent)
     except ValueError as err:
         raise InvalidRequest("bad_workflow", str(err)) from err
     async with transaction(request.app[CORE].sessions) as s:
@@ -164,6 +165,7 @@ async def put_workflow(request: web.Request, body: WorkflowBody) -> WorkflowView
         row = row or WorkflowTemplate(code=code, name_en=body.name_en)
         row.name_en, row.name_zh_cn = body.name_en, body.name_zh_cn
         row.steps, row.overall_minutes = template.to_json(), template.overall_minutes
+        row.level_percent = dict(template.level_percent)
         row.updated_at = utcnow()
         s.add(row)
         await s.flush()

@@ -109,6 +109,9 @@ class WorkflowBody(BaseModel):
                                                                     "step first")
     overall_minutes: int | None = Field(default=None, description="business minutes for the whole "
                                                                   "ticket; null: no bound")
+    level_percent: dict[str, int] = Field(
+        default_factory=dict, description="the share of every deadline a ticket at a level gets, in "
+                                          "percent: {\"major_urgent\": 25} gives a quarter of the time")
 
 
 class WorkflowView(BaseModel):
@@ -119,6 +122,7 @@ class WorkflowView(BaseModel):
     name_zh_cn: str
     steps: list[WorkflowStep]
     overall_minutes: int | None
+    level_percent: dict[str, int]
     updated_at: datetime
     types: list[str]
 

@@ -167,6 +167,19 @@ async def test_a_fault_reports_deadlines_run_day_and_night_and_a_complaints_in_w
     assert add_business_minutes(night, 60, standard) == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00
 
 
+async def test_a_major_urgent_complaint_has_a_quarter_of_the_time_at_every_step(province: Province) -> None:
+    general = await province.complaint()
+    urgent = await province.complaint(level="major_urgent")
+    async with province.core.sessions() as s:
+        calendar = await org.calendar(s, "standard")
+    # Accept: 30 business minutes as written, a quarter for a major, urgent complaint.
+    assert general.step_due_at == add_business_minutes(general.step_started_at, 30, calendar)
+    assert urgent.step_due_at == add_business_minutes(urgent.step_started_at, 8, calendar)
+    assert urgent.due_at == add_business_minutes(urgent.created_at, 1800, calendar)
+    urgent = await province.act("li", urgent, "advance")  # to review: 60 minutes, a quarter
+    assert urgent.step_due_at == add_business_minutes(urgent.step_started_at, 15, calendar)
+
+
 async def test_a_reopened_case_leaves_the_case_library(province: Province) -> None:
     ticket = await province.complaint()
     steps = [

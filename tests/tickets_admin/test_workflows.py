@@ -33,6 +33,7 @@ async def test_the_seeded_workflows_are_listed_with_their_types(admin: Admin) ->
     assert standard == next(w for w in items if w["code"] == "standard")
     assert standard["types"] == ["appeal", "complaint"]
     assert standard["steps"] == STANDARD and standard["overall_minutes"] == 7200
+    assert standard["level_percent"] == {"complex": 200, "major_urgent": 25}
 
 
 async def test_a_new_workflow_is_stored_in_its_checked_form(admin: Admin) -> None:
@@ -67,6 +68,17 @@ async def test_a_broken_workflow_is_refused_with_the_engines_words(admin: Admin,
     assert error == "bad_workflow" and words in message, message
     assert (await admin.get(f"{WORKFLOW}/standard"))["steps"] == STANDARD
     assert await admin.audit() == []
+
+
+async def test_deadlines_by_level_are_stored_and_checked(admin: Admin) -> None:
+    path = f"{WORKFLOW}/standard"
+    reply = await admin.write("PUT", path, body(STANDARD, level_percent={"major_urgent": 50}))
+    assert reply["level_percent"] == {"major_urgent": 50}
+    for wrong, words in (({"major_urgent": 0}, "from 1 to 1000"), ({"Major": 50}, "not a level code"),
+                         ({"complex": 1001}, "from 1 to 1000")):
+        error, message = await admin.refused("PUT", path, body(STANDARD, level_percent=wrong))
+        assert error == "bad_workflow" and words in message, message
+    assert (await admin.get(path))["level_percent"] == {"major_urgent": 50}
 
 
 async def test_bad_codes_and_names_are_refused(admin: Admin) -> None:

@@ -30,11 +30,34 @@ def changed(index: int, **fields: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("row", DEFAULT_TEMPLATES, ids=lambda row: row["code"])
 def test_every_default_template_is_valid_and_round_trips(row: dict[str, Any]) -> None:
-    template = Template.from_json(row["code"], row["steps"], row["overall_minutes"])
+    template = Template.from_json(row["code"], row["steps"], row["overall_minutes"], row.get("level_percent"))
     assert template.to_json() == row["steps"]
-    again = Template.from_json(row["code"], template.to_json(), template.overall_minutes)
+    again = Template.from_json(row["code"], template.to_json(), template.overall_minutes,
+                               dict(template.level_percent))
     assert again == template
     assert all(step.name_en and step.name_zh_cn for step in template.steps)
+
+
+def test_a_level_gets_its_share_of_every_deadline_and_others_the_minutes_as_written() -> None:
+    template = Template.from_json("t", steps(), 600, {"major_urgent": 25, "complex": 200})
+    assert [template.step_minutes("start", level) for level in ("major_urgent", "general", "complex", "")] \
+        == [8, 30, 60, 30]  # a quarter of 30 is 7.5, rounded
+    assert [template.overall_minutes_for(level) for level in ("major_urgent", "general")] == [150, 600]
+    assert template.step_minutes("end", "major_urgent") is None, "no deadline stays none"
+    tiny = Template.from_json("t", steps(), None, {"major_urgent": 1})
+    assert tiny.step_minutes("start", "major_urgent") == 1, "never less than a minute"
+
+
+@pytest.mark.parametrize(("percents", "words"), [
+    ({"major_urgent": 0}, "major_urgent: expected a whole percent from 1 to 1000, got 0"),
+    ({"major_urgent": True}, "expected a whole percent"),
+    ({"major_urgent": 12.5}, "expected a whole percent"),
+    ({"Major Urgent": 50}, "'Major Urgent' is not a level code"),
+])
+def test_a_level_share_must_be_a_whole_percent_of_a_level_code(percents: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match="level_percent") as caught:
+        Template.from_json("t", steps(), None, percents)
+    assert words in str(caught.value)
 
 
 def test_every_default_ticket_type_picks_a_default_template() -> None:
