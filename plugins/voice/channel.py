@@ -68,7 +68,7 @@ class VoiceChannel(Channel):
                                  position_text=self.config.position_text)
         named = {getattr(node, "service", None) for node in self.flow.nodes.values()} - {None}
         missing = sorted(str(name) for name in named - set(hub.services))
-        if missing:
+        if missing and self.config.configured:  # an idle channel runs no flow: nothing to warn of
             self.log.warning("voice: the IVR flow calls self-services no plugin offers (%s): those "
                              "nodes take their failure branch", ", ".join(missing))
         self.call_control = CallControl(hub, self.live_calls, self.config, self._connection)
