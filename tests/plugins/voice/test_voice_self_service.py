@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from freeswitch_double import FreeSwitchDouble
 from voice_support import VoiceHub, arrive, played_on, until
 
@@ -107,3 +108,13 @@ async def test_a_back_office_that_does_not_answer_in_time_sends_the_caller_on(
 
     assert played[-1] == "ivr/sorry.wav", "the flow's failure branch, after the deadline"
     assert not any("balance" in item for item in played)
+
+
+async def test_a_flow_naming_a_service_no_plugin_offers_is_told_at_start_only_when_calls_come(
+        voice_hub: VoiceHub, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FLOW, encoding="utf-8")
+    await voice_hub(ivr_flow=str(flow), esl_password=None)  # no switch: the flow never runs
+    assert "self-services no plugin offers" not in caplog.text
+    await voice_hub(ivr_flow=str(flow))
+    assert "self-services no plugin offers (balance, verify_password)" in caplog.text
