@@ -3,7 +3,7 @@ workflow templates as data, the tickets with their timeline, deadline alerts, ou
 the log of who searched what.
 
 JSON formats are given on each field; the admin API validates them before they are stored
-and ``hub.tickets.workflow`` turns templates into checked, frozen dataclasses.
+and ``hub.tickets.templates`` turns templates into checked, frozen dataclasses.
 """
 
 from datetime import datetime

@@ -36,7 +36,8 @@ from hub.models import (
 from hub.tickets import org
 from hub.tickets.deadlines import add_business_minutes, warning_at
 from hub.tickets.outages import matching_outage
-from hub.tickets.workflow import Template, TicketView, Transition, decide
+from hub.tickets.templates import Template
+from hub.tickets.workflow import TicketView, Transition, decide
 
 if TYPE_CHECKING:
     from hub.core import HubCore

@@ -27,8 +27,8 @@ from hub.models import (
     utcnow,
 )
 from hub.routing.schedule import Schedule
-from hub.tickets.workflow import CENTRE as CENTRE_UNITS
-from hub.tickets.workflow import OWNER, Template
+from hub.tickets.templates import CENTRE as CENTRE_UNITS
+from hub.tickets.templates import OWNER, Template
 from hub.web.access import require
 from hub.web.api import api
 from hub.web.auth import audit, client_ip

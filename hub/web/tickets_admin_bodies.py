@@ -83,7 +83,7 @@ class AgentUnitView(BaseModel):
 
 
 class WorkflowStep(BaseModel):
-    """One step of a workflow, as stored (see ``hub.tickets.workflow.Step``)."""
+    """One step of a workflow, as stored (see ``hub.tickets.templates.Step``)."""
 
     code: str
     name_en: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hub.tickets.defaults import DEFAULT_TEMPLATES
-from hub.tickets.workflow import Actor, Template, TicketView, Transition, decide
+from hub.tickets.templates import Template
+from hub.tickets.workflow import Actor, TicketView, Transition, decide
 
 CENTRE, CENTRE_DEPT = 1, 2
 """The province centre and a department directly under it."""

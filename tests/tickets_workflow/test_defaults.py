@@ -9,7 +9,7 @@ from hub.db import transaction
 from hub.models import BusinessCalendar, OrgUnit, TicketCategory, TicketType, WorkflowTemplate
 from hub.routing.schedule import Schedule
 from hub.tickets.defaults import DEFAULT_CATEGORIES, ensure_ticket_defaults
-from hub.tickets.workflow import Template
+from hub.tickets.templates import Template
 
 
 async def rows(core: HubCore, table: type) -> list:

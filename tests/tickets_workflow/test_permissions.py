@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import InvalidRequest
-from hub.tickets.workflow import Actor, Template, decide, may_act
+from hub.tickets.templates import Template
+from hub.tickets.workflow import Actor, decide, may_act
 from tests.tickets_workflow.conftest import (
     ADMIN,
     CENTRE_AGENT,

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import InvalidRequest
-from hub.tickets.workflow import ACTIONS, Template, TicketView, decide, may_act
+from hub.tickets.templates import Template
+from hub.tickets.workflow import ACTIONS, TicketView, decide, may_act
 from tests.tickets_workflow.conftest import (
     ADMIN,
     CENTRE,

@@ -7,7 +7,8 @@ import pytest
 
 from hub.errors import InvalidRequest
 from hub.tickets.defaults import DEFAULT_TYPES
-from hub.tickets.workflow import Template, decide
+from hub.tickets.templates import Template
+from hub.tickets.workflow import decide
 from tests.tickets_workflow.conftest import (
     CENTRE,
     CENTRE_AGENT,

@@ -9,7 +9,8 @@ import pytest
 
 from hub.errors import InvalidRequest
 from hub.tickets.defaults import DEFAULT_TEMPLATES, DEFAULT_TYPES
-from hub.tickets.workflow import Actor, Template, TicketView, decide
+from hub.tickets.templates import Template
+from hub.tickets.workflow import Actor, TicketView, decide
 
 
 def steps(*extra: dict[str, Any]) -> list[dict[str, Any]]:
