@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db import insert_for, transaction
 from hub.events import TicketEvent
 from hub.models import DeadlineAlert, Ticket, utcnow
-from hub.tickets.service import record_urge, ticket_dict, unit_topic
+from hub.tickets.service import record_urge, unit_topic
+from hub.tickets.views import ticket_dict
 
 if TYPE_CHECKING:
     from hub.core import HubCore

@@ -25,7 +25,7 @@ from hub.models import (
     TicketParticipant,
     TicketType,
 )
-from hub.tickets import org, outages, service
+from hub.tickets import org, outages, service, views
 from hub.tickets.cases import similar_cases
 from hub.tickets.reply import answer
 from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
@@ -111,7 +111,7 @@ class OutageEnd(BaseModel):
 
 
 def view(ticket: Ticket, agent: Agent) -> dict[str, Any]:
-    data = service.ticket_dict(ticket)
+    data = views.ticket_dict(ticket)
     data["phone"] = ticket.phone if is_supervisor(agent) else mask_address("phone", ticket.phone)
     data["description"] = ticket.description
     return data
@@ -213,7 +213,7 @@ async def list_tickets(request: web.Request) -> dict[str, Any]:
 )
 async def report(request: web.Request) -> dict[str, Any]:
     require(request, SUPERVISOR)
-    return {"items": await service.overdue_report(request.app[CORE])}
+    return {"items": await views.overdue_report(request.app[CORE])}
 
 
 @api.route(
@@ -411,7 +411,7 @@ async def customer_tickets(request: web.Request) -> dict[str, Any]:
     require(request)
     core = request.app[CORE]
     customer_id = _id(request)
-    return {"items": await service.customer_tickets(core, customer_id)}
+    return {"items": await views.customer_tickets(core, customer_id)}
 
 
 @api.route("GET", "/api/outages", summary="Outages going on now (the inbox banner)", role=AGENT, tag=TAG)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.errors import InvalidRequest
 from hub.history import messages_after
 from hub.models import TicketAction
-from hub.tickets import org, service
+from hub.tickets import org, service, views
 from hub.tickets.deadlines import add_business_minutes
 from hub.tickets.reply import reply_to_customer
 from tests.tickets.conftest import Province
@@ -152,7 +152,7 @@ async def test_the_customers_open_and_recent_tickets_show_beside_a_conversation(
     province: Province,
 ) -> None:
     first = await province.complaint()
-    items = await service.customer_tickets(province.core, first.customer_id or 0)
+    items = await views.customer_tickets(province.core, first.customer_id or 0)
     assert [t["id"] for t in items] == [first.id]
     assert items[0]["step_due_at"] is not None
 
