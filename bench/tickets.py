@@ -37,7 +37,8 @@ from sqlalchemy import make_url, text
 from hub.cli import calm_garbage_collector
 from hub.db import create_engine, session_factory
 from hub.migrate import upgrade
-from hub.tickets.search import TicketFilters, search_tickets
+from hub.tickets.search import search_tickets
+from hub.tickets.search_filters import TicketFilters
 
 TYPES = ("complaint", "appeal", "suggestion", "fault", "business", "callback")
 CITIES = ("shenzhen", "guangzhou", "dongguan", "foshan", "zhuhai", "shantou", "huizhou")

@@ -28,7 +28,8 @@ from hub.models import (
 from hub.tickets import org, outages, service, views
 from hub.tickets.cases import similar_cases
 from hub.tickets.reply import answer
-from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
+from hub.tickets.search import cursor_text, parse_cursor, search_tickets
+from hub.tickets.search_filters import TicketFilters
 from hub.tickets.workflow import may_act
 from hub.web.access import require
 from hub.web.api import _id, _own_uploads, api, file_response

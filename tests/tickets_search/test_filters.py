@@ -9,7 +9,8 @@ import pytest
 from multidict import MultiDict
 
 from hub.errors import InvalidRequest
-from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, phone_forms
+from hub.tickets.search import cursor_text, parse_cursor, phone_forms
+from hub.tickets.search_filters import TicketFilters
 
 
 def test_query_parameters_become_typed_filters() -> None:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event
 
 from hub.core import HubCore
-from hub.tickets.search import TicketFilters, search_tickets
+from hub.tickets.search import search_tickets
+from hub.tickets.search_filters import TicketFilters
 
 from .helpers import NOW, World, build_world
 

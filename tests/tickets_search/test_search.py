@@ -11,7 +11,8 @@ import pytest
 from hub.core import HubCore
 from hub.errors import InvalidRequest
 from hub.tickets import search as search_module
-from hub.tickets.search import TicketFilters, cursor_text, parse_cursor, search_tickets
+from hub.tickets.search import cursor_text, parse_cursor, search_tickets
+from hub.tickets.search_filters import TicketFilters
 
 from .helpers import NOW, World, build_world, search_log
 
