@@ -15,6 +15,7 @@ from hub.tickets.outages import TOPIC as OUTAGES
 from hub.web import (  # noqa: F401  (their routes join the API)
     controls_api,
     message_html,
+    outages_api,
     routing_api,
     tickets_admin,
     tickets_admin_org,

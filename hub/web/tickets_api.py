@@ -1,10 +1,10 @@
 """Work orders over REST: create from a conversation, act on a ticket's workflow, urge,
 answer the customer, record satisfaction, my tickets and my unit's, the customer's recent
-tickets, the case library flag, and outages. Administration is in ``tickets_admin``."""
+tickets, the case library flag. Outages are in ``outages_api``, administration in
+``tickets_admin``."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -25,7 +25,7 @@ from hub.models import (
     TicketParticipant,
     TicketType,
 )
-from hub.tickets import org, outages, service, views
+from hub.tickets import org, service, views
 from hub.tickets.cases import similar_cases
 from hub.tickets.reply import answer
 from hub.tickets.search import cursor_text, parse_cursor, search_tickets
@@ -94,21 +94,6 @@ class CaseBody(BaseModel):
     """Whether the ticket is in the case library."""
 
     is_case: bool
-
-
-class OutageBody(BaseModel):
-    """A major outage: where, which service (``*`` for all), what customers are told."""
-
-    region: str = Field(min_length=1, max_length=120)
-    service: str = Field(default="*", max_length=60)
-    wording: str = Field(min_length=1, max_length=1000)
-    expected_end: datetime | None = None
-
-
-class OutageEnd(BaseModel):
-    """The message every linked ticket's customer gets; the outage's wording if empty."""
-
-    message: str = Field(default="", max_length=4000)
 
 
 def view(ticket: Ticket, agent: Agent) -> dict[str, Any]:
@@ -413,54 +398,3 @@ async def customer_tickets(request: web.Request) -> dict[str, Any]:
     core = request.app[CORE]
     customer_id = _id(request)
     return {"items": await views.customer_tickets(core, customer_id)}
-
-
-@api.route("GET", "/api/outages", summary="Outages going on now (the inbox banner)", role=AGENT, tag=TAG)
-async def list_outages(request: web.Request) -> dict[str, Any]:
-    require(request)
-    rows = await outages.ongoing(request.app[CORE])
-    return {"items": [r.model_dump(mode="json") for r in rows]}
-
-
-@api.route(
-    "POST", "/api/outages", summary="Declare a major outage", role=SUPERVISOR, body=OutageBody, tag=TAG
-)
-async def declare_outage(request: web.Request, body: OutageBody) -> dict[str, Any]:
-    agent = require(request, SUPERVISOR)
-    core = request.app[CORE]
-    outage = await outages.declare(
-        core,
-        agent,
-        region=body.region,
-        service=body.service,
-        wording=body.wording,
-        expected_end=body.expected_end,
-    )
-    await audit(
-        core,
-        agent,
-        "outage.declare",
-        f"outage:{outage.id}",
-        f"{body.region} {body.service}",
-        ip=client_ip(request),
-    )
-    return outage.model_dump(mode="json")
-
-
-@api.route(
-    "POST",
-    "/api/outages/{id}/end",
-    summary="End an outage: answer and close its tickets in bulk",
-    role=SUPERVISOR,
-    body=OutageEnd,
-    tag=TAG,
-)
-async def end_outage(request: web.Request, body: OutageEnd) -> dict[str, Any]:
-    agent = require(request, SUPERVISOR)
-    core = request.app[CORE]
-    outage_id = _id(request)
-    closed = await outages.end(core, agent, outage_id, body.message)
-    await audit(
-        core, agent, "outage.end", f"outage:{outage_id}", f"{closed} tickets closed", ip=client_ip(request)
-    )
-    return {"closed": closed}
