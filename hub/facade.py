@@ -19,6 +19,7 @@ from hub.messages import AttachmentRef, InboundMessage
 if TYPE_CHECKING:
     from hub.core import HubCore
     from hub.ingest import IngestResult
+    from hub.plugin_state import Lease
 
 
 class Hub:
@@ -260,6 +261,15 @@ class Hub:
         from hub import plugin_state
 
         return await plugin_state.claim(self._core, self.scope, key, seconds, holder or {})
+
+    async def lease(self, key: str, seconds: float, holder: dict[str, Any] | None = None) -> Lease | None:
+        """Take the lease ``key`` as ``claim`` does, to keep it: the ``Lease`` returned renews
+        it (``await lease.renew()``, well within ``seconds``; False means another process has
+        it now, so stop what it guards) and releases it when done (``await lease.release()``).
+        None while another holder's lease is running."""
+        from hub import plugin_state
+
+        return await plugin_state.take(self._core, self.scope, key, seconds, holder or {})
 
     def seal(self, secret: str) -> str:
         """Encrypt a secret this plugin must keep and use again (a mailbox password), with a

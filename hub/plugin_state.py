@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -54,6 +54,13 @@ async def items(core: HubCore, scope: str, prefix: str) -> dict[str, dict[str, A
 
 async def claim(core: HubCore, scope: str, key: str, seconds: float, holder: dict[str, Any]) -> bool:
     """Take the lease ``key`` for ``seconds``; False while someone else holds it."""
+    return await take(core, scope, key, seconds, holder) is not None
+
+
+async def take(core: HubCore, scope: str, key: str, seconds: float,
+               holder: dict[str, Any]) -> Lease | None:
+    """Take the lease ``key`` for ``seconds`` and keep it to renew or release; None while
+    someone else holds it."""
     now = utcnow()
     until = now + timedelta(seconds=seconds)
     async with transaction(core.sessions) as s:
@@ -63,16 +70,48 @@ async def claim(core: HubCore, scope: str, key: str, seconds: float, holder: dic
             .on_conflict_do_nothing(index_elements=["scope", "key"])
             .returning(PluginState.key)
         )).scalar_one_or_none()
-        if taken is not None:
-            return True
-        result = await s.execute(
-            update(PluginState)
-            .where(PluginState.scope == scope, PluginState.key == key,
-                   or_(PluginState.lease_until.is_(None),  # type: ignore[union-attr]
-                       PluginState.lease_until < now))
-            .values(value=holder, lease_until=until, updated_at=now)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if taken is None:
+            result = await s.execute(
+                update(PluginState)
+                .where(PluginState.scope == scope, PluginState.key == key,
+                       or_(PluginState.lease_until.is_(None),  # type: ignore[union-attr]
+                           PluginState.lease_until < now))
+                .values(value=holder, lease_until=until, updated_at=now)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+    return Lease(core, scope, key, seconds, until)
+
+
+class Lease:
+    """A lease this process holds. It knows the expiry it last wrote: a renewal or release
+    that finds another there (the lease ran out and someone else took it) changes nothing."""
+
+    def __init__(self, core: HubCore, scope: str, key: str, seconds: float, until: datetime) -> None:
+        self._core, self.scope, self.key, self.seconds = core, scope, key, seconds
+        self.until = until
+
+    async def renew(self) -> bool:
+        """Hold it ``seconds`` more from now; False when it is no longer ours."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.seconds)
+        if not await self._replace(until, now):
+            return False
+        self.until = until
+        return True
+
+    async def release(self) -> bool:
+        """Let it go now, for another to take at once; False when it was no longer ours."""
+        return await self._replace(None, utcnow())
+
+    async def _replace(self, until: datetime | None, now: datetime) -> bool:
+        async with transaction(self._core.sessions) as s:
+            result = await s.execute(
+                update(PluginState)
+                .where(PluginState.scope == self.scope, PluginState.key == self.key,
+                       PluginState.lease_until == self.until)
+                .values(lease_until=until, updated_at=now))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def fernet(secret_key: str, scope: str) -> Fernet:

@@ -66,6 +66,32 @@ async def test_a_lapsed_lease_can_be_taken_again(make_hub: MakeHub) -> None:
     assert await hub.claim("send:2", 30)
 
 
+async def test_a_kept_lease_is_renewed_by_its_holder_and_by_nobody_else(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    hub = core.facade("email")
+    mine = await hub.lease("watch:support", 0.3, {"by": "me"})
+    assert mine is not None and await hub.lease("watch:support", 30) is None
+    for _ in range(3):  # kept well past its first 0.3 s by renewing
+        await asyncio.sleep(0.15)
+        assert await mine.renew()
+    assert await hub.lease("watch:support", 30) is None, "still held"
+    await asyncio.sleep(0.4)  # not renewed: it runs out, and another process takes it
+    theirs = await hub.lease("watch:support", 30, {"by": "them"})
+    assert theirs is not None
+    assert await mine.renew() is False and await mine.release() is False, "no longer mine"
+    assert await hub.get_state("watch:support") == {"by": "them"}
+    assert await theirs.release()
+    assert await hub.lease("watch:support", 30) is not None, "a released lease is free at once"
+
+
+async def test_one_of_many_racing_for_a_kept_lease_gets_it(make_hub: MakeHub) -> None:
+    core = await make_hub()
+    hub = core.facade("email")
+    leases = await asyncio.gather(*(hub.lease("watch:sales", 30, {"by": n}) for n in range(6)))
+    [held] = [lease for lease in leases if lease is not None]
+    assert await held.renew()
+
+
 async def test_sealed_secrets_open_only_with_the_same_key_and_scope(make_hub: MakeHub) -> None:
     core = await make_hub()
     token = core.facade("email").seal("app-password")
