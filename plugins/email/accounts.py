@@ -25,6 +25,8 @@ class Accounts:
     def __init__(self, hub: Hub, config: EmailConfig) -> None:
         self.hub = hub
         self.declared = {a.name: a for a in config.declared()}
+        self._unreadable: dict[str, str] = {}
+        """Stored accounts that could not be read, with why: said once, not at every look."""
 
     async def all(self) -> dict[str, Account]:
         saved = await self.hub.list_state(KEY)
@@ -76,7 +78,10 @@ class Accounts:
                 data[secret] = self.hub.unseal(data[secret]) if data.get(secret) else ""
             return Account(**data)
         except ValueError as err:
-            self.hub.log.error("email account %r cannot be read (%s); save it again", doc.get("name"), err)
+            name = str(doc.get("name"))
+            if self._unreadable.get(name) != str(err):
+                self.hub.log.error("email account %r cannot be read (%s); save it again", name, err)
+            self._unreadable[name] = str(err)
             return None
 
 

@@ -71,7 +71,8 @@ class AccountView(BaseModel):
     declared: bool = False
     """Declared in the settings file: change it there."""
     mailboxes: dict[str, str] = Field(default_factory=dict)
-    """Each watched folder's state now: starting, ok or down."""
+    """Each watched folder's state now: starting, ok or down, or elsewhere (another hub process
+    watches the account; ask it, or its health)."""
 
 
 class AccountList(BaseModel):
@@ -113,6 +114,8 @@ def admin_api(channel: EmailChannel) -> ApiRegistry:
         prefix = f"{account.name}/"
         states = {label.removeprefix(prefix): state
                   for label, (state, _) in channel._states.items() if label.startswith(prefix)}
+        if account.name in channel.elsewhere:
+            states = dict.fromkeys(account.folders, "elsewhere")
         return AccountView(**account.public(), declared=account.name in channel.accounts.declared,
                            mailboxes=states)
 
@@ -152,7 +155,7 @@ def admin_api(channel: EmailChannel) -> ApiRegistry:
 
     @api.route("POST", "/sync", summary="Look into every mailbox now", role=AgentRole.ADMIN)
     async def sync(request: web.Request) -> dict[str, Any]:
-        channel.sync_now()
+        await channel.sync_now()
         return {"syncing": sorted(channel.watchers)}
 
     @api.route("GET", "/quarantine", summary="Messages that could not be read", role=AgentRole.ADMIN,

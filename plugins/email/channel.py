@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hub.channel import Capabilities, Channel, DeliveryStatus, Health, HealthState, SendResult
@@ -17,14 +21,21 @@ from plugins.email.sending import SEND, message_ids
 
 if TYPE_CHECKING:
     from hub.facade import Hub
+    from hub.plugin_state import Lease
     from hub.web.openapi import ApiRegistry
 
 LIVE: weakref.WeakKeyDictionary[Hub, EmailChannel] = weakref.WeakKeyDictionary()
 """Each hub's email channel by its facade: the queue hook reads the account's queue here."""
+WATCH = "watch:"
+"""Lease ``watch:<account>``: the one hub process that watches that account's folders."""
+ACCOUNTS = "email:accounts"
+"""Bus topic: an account an admin changed (``{"account": name}``), or a sync asked for
+(``{"sync": true}``), for the process that watches it."""
 
 
 class EmailChannel(Channel):
-    """Every enabled account's folders are watched, each by its own IMAP connection."""
+    """Every enabled account's folders are watched, each by its own IMAP connection, in one
+    hub process at a time: the one holding the account's lease (``watch:<account>``)."""
 
     name: ClassVar[str] = "email"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -45,12 +56,20 @@ class EmailChannel(Channel):
         self._running = False
         self._answered = asyncio.Event()
         """Set once no mailbox is still starting: each has synced or said why it cannot."""
+        self.leases: dict[str, Lease] = {}
+        """Account name -> this process's lease on watching it."""
+        self.elsewhere: set[str] = set()
+        """Enabled accounts another hub process watches."""
+        self._holder = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex}
+        self._keeper: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         LIVE[hub] = self
 
     async def start(self) -> None:
         self._running = True
-        for account in (await self.accounts.all()).values():
-            self._watch(account)
+        await self._take_accounts()
+        self._keeper = asyncio.create_task(self._keep_leases(), name="email:leases")
+        self._unsubscribe = self.hub.subscribe(ACCOUNTS, self._on_accounts)
         self._refresh_health()
         # Return once every mailbox has synced or said why it cannot: a server that is down
         # does not hold the hub's start-up (it is reported, and retried).
@@ -60,22 +79,104 @@ class EmailChannel(Channel):
 
     async def stop(self) -> None:
         self._running = False
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
         for name in list(self._tasks):
             await self._unwatch(name)
+        leases, self.leases = self.leases, {}
+        for lease in leases.values():
+            # Let go now, so another process (or this hub started again) watches at once.
+            with contextlib.suppress(Exception):
+                await lease.release()
 
     async def reload(self, name: str) -> None:
-        """Start, restart or stop watching account ``name`` after an admin changed it."""
-        await self._unwatch(name)
-        account = await self.accounts.get(name)
-        if account is not None and self._running:
-            self._watch(account)
-        self._refresh_health()
+        """Start, restart or stop watching account ``name`` after an admin changed it, here
+        and in the hub process that watches it."""
+        await self._reload(name)
+        await self.hub.publish(ACCOUNTS, {"account": name, "from": self._holder["token"]})
 
-    def sync_now(self) -> None:
-        """Look into every mailbox now rather than at the next IDLE news or sweep."""
+    async def sync_now(self) -> None:
+        """Look into every mailbox now rather than at the next IDLE news or sweep, in every
+        hub process."""
+        self._wake_watchers()
+        await self.hub.publish(ACCOUNTS, {"sync": True, "from": self._holder["token"]})
+
+    def _wake_watchers(self) -> None:
         for watchers in self.watchers.values():
             for watcher in watchers:
                 watcher.wake.set()
+
+    async def _on_accounts(self, _topic: str, payload: dict[str, Any]) -> None:
+        if payload.get("from") == self._holder["token"] or not self._running:
+            return
+        if payload.get("sync"):
+            self._wake_watchers()
+        elif payload.get("account"):
+            await self._reload(str(payload["account"]))
+
+    async def _reload(self, name: str) -> None:
+        held = self.leases.pop(name, None)
+        await self._unwatch(name)
+        account = await self.accounts.get(name)
+        if held is not None and account is not None and account.enabled and self._running:
+            self.leases[name] = held  # still ours: watched again with the new settings
+            self._watch(account)
+        elif held is not None:
+            with contextlib.suppress(Exception):
+                await held.release()
+        elif account is not None and self._running:
+            await self._take(account)
+        if account is None:
+            self.elsewhere.discard(name)
+        self._refresh_health()
+
+    async def _take_accounts(self) -> None:
+        accounts = await self.accounts.all()
+        self.elsewhere &= set(accounts)
+        for account in accounts.values():
+            await self._take(account)
+
+    async def _take(self, account: Account) -> None:
+        """Watch ``account`` unless another hub process does (holds its lease)."""
+        if account.name in self.leases:
+            return
+        if not account.enabled:
+            self._watch(account)  # its queue only: nothing to watch
+            self.elsewhere.discard(account.name)
+            return
+        lease = await self.hub.lease(f"{WATCH}{account.name}", self.config.watch_lease_seconds,
+                                     self._holder)
+        if lease is None:
+            self.elsewhere.add(account.name)
+            return
+        self.elsewhere.discard(account.name)
+        self.leases[account.name] = lease
+        self._watch(account)
+
+    async def _keep_leases(self) -> None:
+        """Renew this process's leases, let go of accounts another process took meanwhile,
+        and take those nobody watches any more (a process stopped or died, an account added)."""
+        while True:
+            await asyncio.sleep(self.config.watch_lease_seconds / 3)
+            try:
+                for name, lease in list(self.leases.items()):
+                    if not await lease.renew():
+                        self.log.warning("mail account %s is watched by another hub process now; "
+                                         "this one lets it go", name)
+                        del self.leases[name]
+                        await self._unwatch(name)
+                        self.elsewhere.add(name)
+                await self._take_accounts()
+            except Exception as err:
+                # The database is away: the watchers go on (what they fetch cannot be stored
+                # anyway) and the leases are tried again next time.
+                self.log.warning("mail account leases not renewed: %s", err)
+            self._refresh_health()
 
     async def send(self, out: OutboundMessage) -> SendResult:
         self.hub.enqueue(SEND, out.message_id)
@@ -135,8 +236,12 @@ class EmailChannel(Channel):
     def _refresh_health(self) -> None:
         states = [state for state, _ in self._states.values()]
         down = {label: detail for label, (state, detail) in self._states.items() if state == "down"}
-        extra: dict[str, Any] = {"mailboxes": {label: state for label, (state, _) in self._states.items()}}
-        if not states or all(s == "ok" for s in states):
+        extra: dict[str, Any] = {"mailboxes": {label: state for label, (state, _) in self._states.items()},
+                                 "watched_elsewhere": sorted(self.elsewhere)}
+        if not states and self.elsewhere:
+            self.report_health(HealthState.OK, "every mail account is watched by another hub process",
+                               **extra)
+        elif not states or all(s == "ok" for s in states):
             self.report_health(HealthState.OK, "" if states else "no mail accounts configured", **extra)
         elif "starting" in states and not down:
             self.report_health(HealthState.STARTING, "connecting", **extra)

@@ -128,6 +128,9 @@ class EmailConfig(BaseModel):
     """Messages fetched per UID FETCH."""
     command_timeout: float = Field(default=60, gt=0)
     reconnect_max_seconds: float = Field(default=60, gt=0)
+    watch_lease_seconds: float = Field(default=30, gt=0)
+    """Each account is watched by one hub process, which holds a lease on it and renews it
+    every third of this; when that process dies another takes the account within this."""
     login_retry_seconds: float = Field(default=300, gt=0)
     """After the server refused the password: wait this long before trying the same again."""
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

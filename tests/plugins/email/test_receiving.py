@@ -484,13 +484,15 @@ def test_hub_process_killed_mid_batch_then_started_again_stores_each_once(
     dovecot_alive: Dovecot, user: str, tmp_path: Path,
 ) -> None:
     """kill -9 of a real ``contacthub run``: no shutdown code runs, whatever was in flight is
-    simply gone. The next process fetches from the committed cursor and stores the rest."""
+    simply gone. The next process takes the mailbox once the dead one's lease ran out, fetches
+    from the committed cursor and stores the rest."""
     config = tmp_path / "contacthub.toml"
     config.write_text(f"""\
 [plugins.email]
 sweep_seconds = 1
 batch = 20
 reconnect_max_seconds = 1
+watch_lease_seconds = 2
 
 [[plugins.email.accounts]]
 name = "support"
