@@ -157,7 +157,22 @@ async def _database(request: pytest.FixtureRequest, tmp_path: Path,
             shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    server = make_url(request.getfixturevalue("postgres_url"))
+    async with _server_database(request.getfixturevalue("postgres_url"), template) as url:
+        yield url
+
+
+@pytest.fixture
+async def server_database_url(postgres_url: str, migrated_postgresql: str) -> AsyncIterator[str]:
+    """A database with the newest schema on the PostgreSQL server only: for several hubs that
+    share one database as a centre's processes do. (On one SQLite file, two hubs in one test
+    process would stall each other: their statements run on the one event loop's thread.)"""
+    async with _server_database(postgres_url, migrated_postgresql) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _server_database(postgres_url: str, template: str | None) -> AsyncIterator[str]:
+    server = make_url(postgres_url)
     name = f"test_{uuid.uuid4().hex[:16]}"
     await _admin(server, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:

@@ -138,6 +138,9 @@ class EmailChannel(Channel):
     async def _take_accounts(self) -> None:
         accounts = await self.accounts.all()
         self.elsewhere &= set(accounts)
+        for name in list(self.leases):
+            if name not in accounts or not accounts[name].enabled:
+                await self._reload(name)  # removed or disabled where this process did not hear it
         for account in accounts.values():
             await self._take(account)
 
@@ -165,7 +168,9 @@ class EmailChannel(Channel):
             await asyncio.sleep(self.config.watch_lease_seconds / 3)
             try:
                 for name, lease in list(self.leases.items()):
-                    if not await lease.renew():
+                    # An admin's change may have let it go meanwhile: only a lease still held
+                    # and refused means another process took the account.
+                    if not await lease.renew() and self.leases.get(name) is lease:
                         self.log.warning("mail account %s is watched by another hub process now; "
                                          "this one lets it go", name)
                         del self.leases[name]

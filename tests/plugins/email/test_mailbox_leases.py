@@ -1,6 +1,7 @@
 """Several hub processes on one database: each mail account is watched by exactly one of them,
 the one holding its lease. Another takes it over when that process stops or dies, and an
-admin's change made through any process reaches the one that watches the account."""
+admin's change made through any process reaches the one that watches the account. On
+PostgreSQL, the database several processes share."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dovecot import Dovecot
 from mail_support import account_settings, customer_mail, email_settings, new_user, start_hub, stored
 
@@ -16,6 +18,7 @@ from hub.core import HubCore
 from plugins.email.channel import EmailChannel
 
 LEASE = 0.6
+pytestmark = pytest.mark.postgres
 
 
 def email(core: HubCore) -> EmailChannel:
@@ -35,9 +38,9 @@ async def two_hubs(tmp_path: Path, database_url: str, *accounts: dict[str, Any],
 
 
 async def test_one_process_watches_a_mailbox_and_another_takes_over_when_it_stops(
-        tmp_path: Path, database_url: str, dovecot_alive: Dovecot) -> None:
+        tmp_path: Path, server_database_url: str, dovecot_alive: Dovecot) -> None:
     user = new_user(dovecot_alive)
-    first, second = await two_hubs(tmp_path, database_url, account_settings(dovecot_alive, user, None))
+    first, second = await two_hubs(tmp_path, server_database_url, account_settings(dovecot_alive, user, None))
     try:
         assert set(email(first).watchers) == {"support"} and email(first).leases
         assert email(second).watchers == {} and email(second).elsewhere == {"support"}
@@ -62,9 +65,9 @@ async def test_one_process_watches_a_mailbox_and_another_takes_over_when_it_stop
 
 
 async def test_a_dead_process_leaves_its_mailbox_once_its_lease_runs_out(
-        tmp_path: Path, database_url: str, dovecot_alive: Dovecot) -> None:
+        tmp_path: Path, server_database_url: str, dovecot_alive: Dovecot) -> None:
     user = new_user(dovecot_alive)
-    first, second = await two_hubs(tmp_path, database_url, account_settings(dovecot_alive, user, None))
+    first, second = await two_hubs(tmp_path, server_database_url, account_settings(dovecot_alive, user, None))
     try:
         keeper = email(first)._keeper
         assert keeper is not None
@@ -77,9 +80,9 @@ async def test_a_dead_process_leaves_its_mailbox_once_its_lease_runs_out(
 
 
 async def test_an_admins_change_made_in_one_process_reaches_the_one_watching(
-        tmp_path: Path, database_url: str, redis_url: str, dovecot_alive: Dovecot) -> None:
+        tmp_path: Path, server_database_url: str, redis_url: str, dovecot_alive: Dovecot) -> None:
     user = new_user(dovecot_alive)
-    first, second = await two_hubs(tmp_path, database_url, redis_url=redis_url)
+    first, second = await two_hubs(tmp_path, server_database_url, redis_url=redis_url)
     account = {**account_settings(dovecot_alive, user, None), "name": "support"}
     try:
         await email(first).accounts.save(account, check=False)
