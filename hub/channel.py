@@ -71,7 +71,8 @@ class Control:
     """For a toggle: the live field that shows it on (``muted``); the inbox shows the button
     pressed while that field is true."""
     options: tuple[tuple[str, str], ...] = ()
-    """(value, label) pairs the first param is chosen from: the inbox offers a list."""
+    """(value, label) pairs the first param is chosen from: the inbox offers a list. A first
+    param called ``queue`` without options is offered the centre's queues by the hub."""
 
 
 class HealthState(enum.StrEnum):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub import inbox
 from hub.channel import Control
 from hub.errors import ChannelError, InvalidRequest, NotFound, PermissionDenied
-from hub.models import Agent, AgentStateSpan, CustomerIdentity, Interaction, utcnow
+from hub.models import Agent, AgentStateSpan, CustomerIdentity, Interaction, Queue, utcnow
 from hub.web.access import require
 from hub.web.api import AGENT, _id, api
 from hub.web.auth import audit, client_ip
@@ -56,10 +56,23 @@ async def get_live(request: web.Request) -> dict[str, Any]:
     channel = core.channels.get(interaction.channel)
     live = await channel.live(interaction.id or 0) if channel is not None else None
     controls = [asdict(c) for c in _controls(request, interaction) if usable(agent, interaction, c)]
+    asks_queue = [c for c in controls if tuple(c["params"][:1]) == ("queue",) and not c["options"]]
+    if asks_queue:
+        queues = await _queues(core)
+        for control in asks_queue:
+            control["options"] = queues
     record = dict(interaction.record)
     if record:
         record["wrap_up_seconds"] = await wrap_up_seconds(core, interaction)
     return {"live": live, "controls": controls, "record": record}
+
+
+async def _queues(core: Any) -> list[tuple[str, str]]:
+    """The centre's queues, for a control whose first param is ``queue`` (transfer to one,
+    consult one): the agent picks from them rather than typing a name."""
+    async with core.sessions() as s:
+        rows = (await s.execute(select(Queue.name, Queue.title).order_by(Queue.name))).all()
+    return [(name, f"{title} ({name})" if title and title != name else name) for name, title in rows]
 
 
 async def wrap_up_seconds(core: Any, interaction: Interaction) -> float:

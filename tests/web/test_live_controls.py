@@ -16,7 +16,7 @@ from web_helpers import Client, Hub, served_hub
 from hub.channel import Capabilities, Channel, Control, Health
 from hub.errors import ChannelError
 from hub.hookspecs import hookimpl
-from hub.models import AuditEntry, HistoryEntry, Interaction
+from hub.models import AuditEntry, HistoryEntry, Interaction, Queue
 from hub.settings import load_settings
 
 
@@ -31,6 +31,7 @@ class Phone(Channel):
             Control("hold", "Hold", key="h", when=("talking",)),
             Control("resume", "Resume", key="h", when=("held",)),
             Control("dtmf", "Send digits", params=("digits",), private=("digits",)),
+            Control("requeue", "Transfer to a queue", params=("queue",)),
             Control("listen", "Listen", supervisor=True),
         )
 
@@ -104,11 +105,22 @@ async def test_the_holder_sees_the_channels_controls_and_the_live_state(
     supervising = await (await sam.get(f"/api/interactions/{call}/live")).json()
 
     assert mine["live"] == {"state": "talking"} and mine["record"] == {}
-    assert [c["action"] for c in mine["controls"]] == ["hold", "resume", "dtmf"]
+    assert [c["action"] for c in mine["controls"]] == ["hold", "resume", "dtmf", "requeue"]
     assert mine["controls"][0] == {"action": "hold", "label": "Hold", "key": "h", "params": [],
                                    "supervisor": False, "when": ["talking"], "private": [],
                                    "pressed": "", "options": []}
     assert [c["action"] for c in supervising["controls"]] == ["listen"]
+
+
+async def test_a_control_asking_for_a_queue_offers_the_centres_queues(hub: Hub, alice: Client) -> None:
+    call = await alices_call(hub, alice)
+    async with hub.core.sessions() as s:
+        names = sorted((await s.execute(select(Queue.name))).scalars())
+    mine = await (await alice.get(f"/api/interactions/{call}/live")).json()
+    [requeue] = [c for c in mine["controls"] if c["action"] == "requeue"]
+    assert [value for value, _label in requeue["options"]] == names and "default" in names
+    [dtmf] = [c for c in mine["controls"] if c["action"] == "dtmf"]
+    assert dtmf["options"] == [], "other params are typed"
 
 
 async def test_a_control_is_done_by_the_channel_audited_and_moves_the_agent(
