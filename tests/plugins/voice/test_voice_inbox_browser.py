@@ -90,6 +90,12 @@ async def test_an_answered_call_pops_up_and_is_held_and_ended_from_the_keyboard(
         sent = [line for _, line in switch.commands]
         assert len([line for line in sent if line.startswith("api uuid_hold ")]) == 2
 
+        # Alt+K asks which queue to consult, picked from the centre's queues; Escape thinks again.
+        await page.keyboard.press("Alt+k")
+        await expect(page.locator("#control-dialog select option")).to_contain_text(["Billing (billing)"])
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#control-dialog")).to_be_hidden()
+
         # Alt+R records; the switch writes the file where the hub can read it.
         await page.keyboard.press("Alt+r")
         await expect(bar.locator("#call-state")).to_contain_text("recording")
