@@ -46,6 +46,11 @@ async def messages_after(
     return [message_dict(m, by_message.get(m.id or 0, [])) for m in rows]
 
 
+SHARED_KINDS = frozenset({"phone", "email"})
+"""Identity kinds several channels share (``CustomerIdentity.kind``); the others are a
+channel's own (a web visitor's id, a WeChat openid)."""
+
+
 def mask_address(kind: str, address: str) -> str:
     """Hide the middle of a phone number or the local part of an email address."""
     if kind == "email" and "@" in address:
@@ -69,6 +74,10 @@ async def customer_panel(
         select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id)
         .order_by(CustomerIdentity.id)  # type: ignore[arg-type]
     )).scalars().all()
+    # A caller's number is known twice, as the voice (or SMS) channel's sender and as the phone
+    # number the channels share: shown once, as the phone number.
+    shared = {i.address for i in identities if i.kind in SHARED_KINDS}
+    identities = [i for i in identities if i.kind in SHARED_KINDS or i.address not in shared]
     interactions = (await s.execute(
         select(Interaction).where(Interaction.customer_id == customer_id)
         .order_by(Interaction.created_at.desc()).limit(limit)  # type: ignore[attr-defined]

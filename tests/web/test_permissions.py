@@ -157,6 +157,14 @@ async def test_identities_are_masked_for_agents_and_clear_for_supervisors(
     assert waiting["items"][0]["customer"]["name"] == "visi…42"
 
 
+
+async def test_a_callers_number_known_to_a_channel_and_as_a_phone_shows_once_as_the_phone(
+        hub: Hub, alice: Client) -> None:
+    result = await hub.ingest("a call", sender="+8613812345678", identities=(("phone", "+8613812345678"),))
+    panel = await (await alice.get(f"/api/customers/{result.customer_id}")).json()
+    assert [(i["kind"], i["address"]) for i in panel["identities"]] == [("phone", "+86*******5678")]
+
+
 # CSRF
 
 
