@@ -79,7 +79,7 @@ async def test_a_dead_process_leaves_its_mailbox_once_its_lease_runs_out(
         await first.stop()
 
 
-async def test_an_admins_change_made_in_one_process_reaches_the_one_watching(
+async def test_an_admins_change_or_sync_made_in_one_process_reaches_the_one_watching(
         tmp_path: Path, server_database_url: str, redis_url: str, dovecot_alive: Dovecot) -> None:
     user = new_user(dovecot_alive)
     first, second = await two_hubs(tmp_path, server_database_url, redis_url=redis_url)
@@ -100,6 +100,11 @@ async def test_an_admins_change_made_in_one_process_reaches_the_one_watching(
 
         await wait_for(rewatched, 5, message="the watching process to use the new settings")
         assert email(second).watchers == {}, "the other still does not watch it"
+
+        woken: list[str] = []
+        email(first)._wake_watchers = lambda: woken.append("first")  # type: ignore[method-assign]
+        await email(second).sync_now()  # an admin's "look now", served by the second
+        await wait_for(lambda: woken == ["first"], 5, message="the watching process to look now")
     finally:
         await second.stop()
         await first.stop()
