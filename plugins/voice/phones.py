@@ -37,20 +37,19 @@ class Phones:
         self.hub = hub
         self.auto_answer = auto_answer
         """The centre's default, for agents an admin did not set."""
-        self._read: dict[int, tuple[Phone, float]] = {}
+        self._numbers: dict[int, tuple[str, float]] = {}
         self._choices: dict[int, bool] = {}
         self._choices_read_at = float("-inf")
 
     async def of(self, agent_id: int) -> Phone:
         """Agent ``agent_id``'s phone (``NotFound`` when there is no such agent)."""
-        phone, read_at = self._read.get(agent_id, (None, 0.0))
-        if phone is None or time.monotonic() - read_at > READ_EVERY:
-            agent = await self.hub.agent(agent_id)
-            if time.monotonic() - self._choices_read_at > READ_EVERY:
-                self._choices, self._choices_read_at = await self.choices(), time.monotonic()
-            phone = Phone(str(agent["number"]), self._choices.get(agent_id, self.auto_answer))
-            self._read[agent_id] = (phone, time.monotonic())
-        return phone
+        number, read_at = self._numbers.get(agent_id, ("", float("-inf")))
+        if time.monotonic() - read_at > READ_EVERY:
+            number = str((await self.hub.agent(agent_id))["number"])
+            self._numbers[agent_id] = (number, time.monotonic())
+        if time.monotonic() - self._choices_read_at > READ_EVERY:
+            self._choices, self._choices_read_at = await self.choices(), time.monotonic()
+        return Phone(number, self._choices.get(agent_id, self.auto_answer))
 
     async def choice(self, agent_id: int) -> bool | None:
         """The admin's auto-answer setting for this agent; None: the centre's default."""
@@ -70,4 +69,3 @@ class Phones:
         else:
             await self.hub.put_state(f"{KEY}{agent_id}", {"auto_answer": auto_answer})
             self._choices[agent_id] = auto_answer
-        self._read.pop(agent_id, None)
