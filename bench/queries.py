@@ -2,7 +2,9 @@
 
 Builds the embedded database through the real migrations, fills it in bulk, then times the
 queries an agent's screen and an inbound contact make, through the hub's own functions:
-identifying a customer by phone number, the waiting list, "mine", the customer panel, a
+identifying a customer by phone number, the caller lookup an IVR branches on
+(``Hub.caller``: customer, tier, VIP, blocklist, region, outages), the waiting list, "mine",
+the customer panel, a
 transcript, and storing a message into an existing conversation. For the identification it
 also times the same lookup with its index ignored (a naive scan), and prints the ratio.
 
@@ -117,6 +119,15 @@ async def measure(data_dir: Path, rows: int, times: int) -> dict[str, Any]:
                     CustomerIdentity.kind == "phone", CustomerIdentity.address == number))).scalar_one()
                 assert found
 
+        voice = core.facade("voice")
+
+        async def caller() -> None:
+            # What the IVR asks before its first prompt: customer, tier, VIP, blocklist,
+            # region and outages, in the number's stored form or another (+86, 0086, none).
+            n = random.randint(1, rows)
+            number = phone(n) if n % 2 else "+86" + phone(n)
+            assert (await voice.caller(number))["customer_id"] is not None
+
         async def identify_naive() -> None:
             async with core.sessions() as s:
                 number = phone(random.randint(1, rows))
@@ -149,7 +160,8 @@ async def measure(data_dir: Path, rows: int, times: int) -> dict[str, Any]:
             assert result.created
 
         figures = {name: await timed(fn, times) for name, fn in (
-            ("identify by phone", identify), ("waiting list", waiting), ("mine", mine),
+            ("identify by phone", identify), ("caller for the IVR", caller), ("waiting list", waiting),
+            ("mine", mine),
             ("customer panel", panel), ("transcript", transcript), ("store a message", store),
         )}
         figures["identify by phone, naive scan"] = await timed(identify_naive, max(5, times // 20))
