@@ -244,8 +244,11 @@ class EmailChannel(Channel):
         extra: dict[str, Any] = {"mailboxes": {label: state for label, (state, _) in self._states.items()},
                                  "watched_elsewhere": sorted(self.elsewhere)}
         if not states and self.elsewhere:
-            self.report_health(HealthState.OK, "every mail account is watched by another hub process",
-                               **extra)
+            # After a crash the "other" process may be the dead one whose lease has not run out.
+            names = ", ".join(sorted(self.elsewhere))
+            self.report_health(
+                HealthState.OK, f"mail accounts watched by another hub process: {names} (this one "
+                f"takes them within {self.config.watch_lease_seconds:g} s if that one is gone)", **extra)
         elif not states or all(s == "ok" for s in states):
             self.report_health(HealthState.OK, "" if states else "no mail accounts configured", **extra)
         elif "starting" in states and not down:
