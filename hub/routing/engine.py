@@ -106,7 +106,7 @@ class Router:
             queue = self.queues.get(member.queue)
             if queue is None:
                 continue
-            for (tier, channel, vip), head, seq in self.waiting.heads(queue.name):
+            for (tier, channel, _vip), head, seq in self.waiting.heads(queue.name):
                 if not capacity.allows(agent.load, channel):
                     continue
                 if member.proficiency < queue.required(now - head.arrived_at):
@@ -114,10 +114,16 @@ class Router:
                 deficit = deficits.get((queue.name, tier))
                 if deficit is None:
                     deficit = deficits[(queue.name, tier)] = self.deficit(queue, tier, now)
-                key = (vip, deficit, self.tier_rank.get(tier, -1), -head.arrived_at, -seq)
+                key = self.order_key(head, seq, deficit)
                 if best is None or key > best[0]:
                     best = (key, head, queue.name, member.level)
         return None if best is None else best[1:]
+
+    def order_key(self, interaction: Interaction, seq: int, deficit: float) -> PickKey:
+        """The order waiting contacts are served in, highest first: VIPs, then the tier
+        furthest below its target (``deficit``), the higher tier, the earlier arrival, FIFO."""
+        return (interaction.vip, deficit, self.tier_rank.get(interaction.tier, -1),
+                -interaction.arrived_at, -seq)
 
     def deficit(self, queue: QueueConfig, tier: str, now: float) -> float:
         """How far (queue, tier) is below its service-level target now (negative: above)."""
